@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""End-to-end encodes of a tiny image."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from coolchic.cli import main
+from coolchic.encoder import train_model
+from coolchic.hooks import collect_providers
+from coolchic.imageio import demo_image
+from coolchic.plugins import host_plugin_manager
+
+FAST = ["--preset", "fast", "--n_itr", "60", "--dec_cfg", "lop", "--quiet", "--device", "cpu"]
+
+
+def test_cli_encode_writes_results(tiny_png, tmp_path, capsys):
+    results = tmp_path / "r.json"
+    workdir = tmp_path / "work"
+    code = main(["encode", "-i", tiny_png, "--results", str(results), "--workdir", str(workdir),
+                 *FAST])
+    assert code == 0
+    record = json.loads(results.read_text())
+    for key in ("psnr_db", "rate_bpp", "n_pixels", "lmbda", "n_itr", "context_provider",
+                "encode_time_s", "mac_per_pixel"):
+        assert key in record, key
+    assert record["rate_source"] == "estimate"
+    assert record["n_pixels"] == 32 * 32 and record["context_provider"] == "spatial"
+    assert record["psnr_db"] > 15.0
+    assert record["rate_bpp"] == pytest.approx(record["rate_latent_bpp"] + record["rate_nn_bpp"])
+    assert record["mac_per_pixel"] > 0
+    assert (workdir / "model.pt").is_file() and (workdir / "results.json").is_file()
+    assert "dB" in capsys.readouterr().out
+
+
+def _options(**overrides):
+    from coolchic.commands.encode import build_parser, resolve_shipped_configs
+
+    parser = build_parser(host_plugin_manager(autoload=False))
+    argv = ["-i", "unused.png", *FAST]
+    for key, value in overrides.items():
+        argv += [f"--{key}", str(value)]
+    return vars(parser.parse_args(resolve_shipped_configs(argv)))
+
+
+def test_training_improves_and_is_reproducible():
+    target = demo_image(32, 32, seed=2)
+    registry = collect_providers(host_plugin_manager(autoload=False))
+    first = train_model(target, _options(seed=3), registry, torch.device("cpu"))
+    second = train_model(target, _options(seed=3), registry, torch.device("cpu"))
+    other = train_model(target, _options(seed=4), registry, torch.device("cpu"))
+    assert first.evaluation == second.evaluation
+    assert first.evaluation != other.evaluation
+    # Training beats the all-zero start by a wide margin.
+    assert first.estimate.psnr_db > 18.0
+
+
+def test_throwaway_provider_with_coarse_context_trains(colocated_plugin):
+    manager = host_plugin_manager(autoload=False)
+    manager.register(colocated_plugin)
+    registry = collect_providers(manager)
+    encoded = train_model(
+        demo_image(32, 32), _options() | {"context_provider": "colocated"}, registry,
+        torch.device("cpu"),
+    )
+    assert encoded.model.provider.name == "colocated"
+    assert encoded.evaluation.psnr_db > 15.0
+    # The rate reaches the upsampling filters through the coarse context.
+    model = encoded.model
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = model()
+    out.rate_bits.sum().backward()
+    assert sum(t.weight.grad.abs().sum() for t in model.upsampling.tconvs) > 0
+    assert all(p.grad is None or not p.grad.any() for p in model.synthesis.parameters())
+
+
+def test_network_quantization_steps_are_powers_of_two():
+    target = demo_image(32, 32, seed=5)
+    registry = collect_providers(host_plugin_manager(autoload=False))
+    encoded = train_model(target, _options(), registry, torch.device("cpu"))
+    for name, module in encoded.model.networks().items():
+        for kind, code in encoded.codes[name].items():
+            step = 2.0 ** code.step_exponent
+            for pname, param in module.named_parameters():
+                if pname.endswith(kind):
+                    assert torch.equal(param / step, torch.round(param / step)), pname
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-i", "missing.png"], "missing.png: no such file"),
+        (["--lmbda", "0"], "lmbda = 0.0: must be positive"),
+        (["--preset", "intra", "--n_itr", "100"], "needs 2000"),
+        (["--context_provider", "nope"], "unknown context provider 'nope'; installed:"),
+        (["--arm", "8"], "expected <contexts>,<hidden layers>"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, message, tiny_png, capsys):
+    base = ["encode", "-i", tiny_png, *FAST]
+    code = main(base + argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert message in err and "\n" not in err and "Traceback" not in err

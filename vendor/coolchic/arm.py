@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Auto-regressive module (ARM): context -> Laplace (mu, scale) -> rate.
+
+The MLP keeps the context size ``N`` as its width: ``hidden`` residual linear
+layers (``y = x + Wx + b``, zero-initialised so they start as identity), each
+followed by a ReLU, then a linear layer to two outputs (mu, raw log-scale).
+An optional linear "stabiliser" maps the context straight to the two outputs
+and is added to the trunk. ``scale = exp(clamp(raw - 4, -5, 5))``.
+"""
+
+from __future__ import annotations
+
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+LOG_SCALE_SHIFT = -4.0
+LOG_SCALE_MIN = -5.0
+LOG_SCALE_MAX = 5.0
+#: No latent costs more than 16 bits: probabilities are floored at 2^-16.
+MIN_PROBABILITY = 2.0**-16
+
+
+class ArmLinear(nn.Module):
+    """``y = Wx + b (+ x)``; residual layers start at zero, others at N(0, 1/out^4)."""
+
+    def __init__(self, in_features: int, out_features: int, residual: bool = False) -> None:
+        super().__init__()
+        if residual and in_features != out_features:
+            raise ValueError("a residual ARM layer needs as many outputs as inputs")
+        self.residual = residual
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(out_features))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.bias.zero_()
+            if self.residual:
+                self.weight.zero_()
+            else:
+                self.weight.normal_().div_(self.weight.shape[0] ** 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.linear(x, self.weight, self.bias)
+        return y + x if self.residual else y
+
+
+class Arm(nn.Module):
+    """MLP from ``[B, N]`` contexts to ``[B, 2]`` raw (mu, log-scale)."""
+
+    def __init__(self, n_contexts: int, n_hidden: int, stabiliser: bool) -> None:
+        super().__init__()
+        self.n_contexts = n_contexts
+        self.n_hidden = n_hidden
+        layers: list[nn.Module] = []
+        for _ in range(n_hidden):
+            layers += [ArmLinear(n_contexts, n_contexts, residual=True), nn.ReLU()]
+        layers.append(ArmLinear(n_contexts, 2))
+        self.mlp = nn.Sequential(*layers)
+        self.stabiliser = ArmLinear(n_contexts, 2) if stabiliser else None
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if isinstance(module, ArmLinear):
+                module.reset_parameters()
+
+    def forward(self, context: Tensor) -> Tensor:
+        out = self.mlp(context)
+        if self.stabiliser is not None:
+            out = out + self.stabiliser(context)
+        return out
+
+
+def mu_and_scale(raw: Tensor) -> tuple[Tensor, Tensor]:
+    """Split the ARM output into the Laplace mean and scale."""
+    log_scale = torch.clamp(raw[:, 1] + LOG_SCALE_SHIFT, LOG_SCALE_MIN, LOG_SCALE_MAX)
+    return raw[:, 0], torch.exp(log_scale)
+
+
+def laplace_cdf(x: Tensor, mu: Tensor, scale: Tensor) -> Tensor:
+    centred = x - mu
+    return 0.5 - 0.5 * torch.sign(centred) * torch.expm1(-centred.abs() / scale)
+
+
+def laplace_rate_bits(x: Tensor, mu: Tensor, scale: Tensor) -> Tensor:
+    """Bits to code each integer of ``x`` with a Laplace(mu, scale) over unit bins."""
+    probability = laplace_cdf(x + 0.5, mu, scale) - laplace_cdf(x - 0.5, mu, scale)
+    return -torch.log2(torch.clamp_min(probability, MIN_PROBABILITY))
+
+
+def arm_macs_per_latent(n_contexts: int, n_hidden: int, stabiliser: bool) -> int:
+    """Multiply-accumulates of one ARM evaluation, counted from the layer sizes."""
+    macs = n_hidden * n_contexts * n_contexts + 2 * n_contexts
+    return macs + (2 * n_contexts if stabiliser else 0)
+
+
+__all__ = [
+    "Arm",
+    "ArmLinear",
+    "arm_macs_per_latent",
+    "laplace_cdf",
+    "laplace_rate_bits",
+    "mu_and_scale",
+]

@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Decoder complexity in multiply-accumulates (MAC) per pixel, counted by fvcore.
+
+fvcore calls its unit "flop" but counts one per multiply-accumulate, as
+Cool-chic reports it. We trace the decoding path only: the ARM over every
+latent of every grid, the upsampling and the synthesis, in eval mode.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from coolchic.model import NETWORKS, CoolChic
+
+
+class _DecodingPath(nn.Module):
+    """What a decoder computes, with the networks as named submodules."""
+
+    def __init__(self, model: CoolChic) -> None:
+        super().__init__()
+        self.arm = model.arm
+        self.upsampling = model.upsampling
+        self.synthesis = model.synthesis
+        self._model = [model]  # not a submodule: keeps by_module() keys short
+
+    def forward(self, grids_flat: Tensor) -> tuple[Tensor, Tensor]:
+        model = self._model[0]
+        grids, start = [], 0
+        for h, w in model.arch.grid_shapes:
+            grids.append(grids_flat[start : start + h * w].view(1, 1, h, w))
+            start += h * w
+        dense, coarse = self.upsampling(grids)
+        raw = self.arm(model.contexts(grids, coarse))
+        return self.synthesis(dense), raw
+
+
+@dataclass(frozen=True)
+class Complexity:
+    n_pixels: int
+    per_module: dict[str, float]  # MAC per pixel
+
+    @property
+    def total_mac_per_pixel(self) -> float:
+        return sum(self.per_module.values())
+
+
+@torch.no_grad()
+def count_macs(model: CoolChic) -> Complexity:
+    """MAC per decoded pixel of ``model``'s decoder, per network and in total."""
+    from fvcore.nn import FlopCountAnalysis
+
+    was_training = model.training
+    model.eval()
+    path = _DecodingPath(model)
+    grids_flat = torch.cat([g.reshape(-1) for g in model.quantized_latents()])
+    analysis = FlopCountAnalysis(path, (grids_flat,))
+    analysis.unsupported_ops_warnings(False)
+    analysis.uncalled_modules_warnings(False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_module = analysis.by_module()
+    model.train(was_training)
+    n_pixels = model.arch.height * model.arch.width
+    per_module = {name: by_module.get(name, 0) / n_pixels for name in NETWORKS}
+    return Complexity(n_pixels=n_pixels, per_module=per_module)

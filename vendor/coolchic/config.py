@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Command-line and ``.cfg`` options, with Cool-chic's precedence.
+
+Precedence is default < config file (``--dec_cfg``) < command line. A config
+file holds ``key = value`` lines (``;`` or ``#`` comments) whose keys are long
+option names without ``--``. Decoder keys exist with and without upstream's
+``_residue`` suffix, so upstream's ``cfg/dec/intra/*.cfg`` files parse as they
+are. Plugins add their own keys through the ``coolchic_add_options`` hook.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import NoReturn
+
+import configargparse
+
+from coolchic.errors import ConfigError
+
+#: Shipped decoder configurations (``--dec_cfg hop`` finds ``cfg/hop.cfg``).
+SHIPPED_CONFIGS = ("lop", "mop", "hop", "paper")
+DEFAULT_CONFIG = "hop"
+
+
+class OneLineParser(configargparse.ArgumentParser):
+    """Reports bad options as one line (no usage dump) and exits with 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def shipped_config(name: str) -> Path:
+    """Path of a configuration shipped with the package."""
+    path = resources.files("coolchic") / "cfg" / f"{name}.cfg"
+    return Path(str(path))
+
+
+def resolve_config_path(value: str) -> str:
+    """A file path, or the name of a shipped configuration."""
+    if value in SHIPPED_CONFIGS and not Path(value).exists():
+        return str(shipped_config(value))
+    return value
+
+
+def add_decoder_options(parser: configargparse.ArgumentParser) -> None:
+    """Keys describing the decoder (the ones in ``cfg/dec/intra/*.cfg``)."""
+    group = parser.add_argument_group("decoder architecture (config-file keys)")
+
+    def key(name: str, default: object, help_text: str, kind: type = str) -> None:
+        group.add_argument(
+            f"--{name}_residue", f"--{name}", dest=f"{name}_residue", type=kind,
+            default=default, help=help_text,
+        )
+
+    key("arm", "16,2", "ARM: <contexts>,<hidden layers>[/stabiliser]")
+    key(
+        "layers_synthesis",
+        "48-1-linear-relu,X-1-linear-none,X-3-residual-relu,X-3-residual-none",
+        "synthesis layers <out>-<kernel>-<linear|residual>-<relu|none>,...[/stabiliser]",
+    )
+    key("latent_resolution", "auto", "latent grids 2^-first..2^-last as first-last, or auto")
+    key("hyperlatent_resolution", "no", "entropy-only grids; only 'no' is supported")
+    key("ifce_resolution", "no", "inter-feature context extractor; only 'no' is supported")
+    key("output_feature_ifce", 0, "IFCE outputs (ignored while ifce_resolution = no)", int)
+    key("ups_k_size", 8, "upsampling (transposed conv) kernel size, even >= 4", int)
+    key("ups_preconcat_k_size", 7, "pre-concatenation kernel size, odd", int)
+    group.add_argument(
+        "--context_provider", default="spatial",
+        help="where the ARM context comes from: spatial (Cool-chic's own) or a plugin, e.g. mrc",
+    )
+
+
+def check_positive(value: float, name: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be positive, not {value}")

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Encoding one image: configuration -> trained, quantized model -> results."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from coolchic.architecture import Architecture, architecture_from_options
+from coolchic.complexity import count_macs
+from coolchic.errors import ConfigError
+from coolchic.hooks import ProviderRegistry
+from coolchic.imageio import write_atomically
+from coolchic.model import CoolChic, encoder_gain_for, provider_setup
+from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
+from coolchic.plugins import provider_from_options
+from coolchic.presets import make_preset
+from coolchic.training import Evaluation, ProgressCallback, Trainer, evaluate
+
+
+@dataclass
+class EncodedModel:
+    model: CoolChic
+    codes: dict[str, dict[str, ParameterCode]]
+    evaluation: Evaluation
+    estimate: Evaluation  # before network quantization, for reference
+    encode_time_s: float
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device = {name}: CUDA is not available on this machine")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ConfigError(f"device = {name}: use auto, cpu or cuda[:N]")
+    return torch.device(name)
+
+
+def build_model(
+    arch: Architecture, registry: ProviderRegistry, options: Mapping[str, Any], lmbda: float
+) -> CoolChic:
+    provider = provider_from_options(registry, provider_setup(arch), options)
+    return CoolChic(arch, provider, encoder_gain=encoder_gain_for(lmbda))
+
+
+def train_model(
+    target: Tensor,
+    options: Mapping[str, Any],
+    registry: ProviderRegistry,
+    device: torch.device,
+    progress: ProgressCallback | None = None,
+) -> EncodedModel:
+    """Overfit a model to ``target`` ([1, 3, H, W] in [0, 1]) and quantize its networks."""
+    height, width = target.shape[-2:]
+    arch = architecture_from_options(options, height, width)
+    lmbda = float(options["lmbda"])
+    preset = make_preset(options["preset"], lmbda, int(options["n_itr"]), options["start_lr"])
+    torch.manual_seed(int(options["seed"]))
+    start = time.monotonic()
+
+    def make_candidate() -> CoolChic:
+        return build_model(arch, registry, options, lmbda).to(device)
+
+    target = target.to(device)
+    model, _ = Trainer(target, preset, progress).run(make_candidate)
+    estimate = evaluate(model, target, lmbda)
+    codes = quantize_networks(model, target, lmbda)
+    evaluation = evaluate(model, target, lmbda, network_bits(codes))
+    return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start)
+
+
+def results_record(
+    encoded: EncodedModel, options: Mapping[str, Any], image_path: str
+) -> dict[str, Any]:
+    """The ``--results`` JSON of one encode."""
+    model, evaluation = encoded.model, encoded.evaluation
+    complexity = count_macs(model)
+    return {
+        "image": image_path,
+        "height": model.arch.height,
+        "width": model.arch.width,
+        "n_pixels": evaluation.n_pixels,
+        "lmbda": float(options["lmbda"]),
+        "n_itr": int(options["n_itr"]),
+        "preset": options["preset"],
+        "seed": int(options["seed"]),
+        "context_provider": model.provider.name,
+        "provider_fields": model.provider.header_fields(),
+        "architecture": model.arch.describe(),
+        "psnr_db": evaluation.psnr_db,
+        "rate_bpp": evaluation.rate_bpp,
+        "rate_source": "estimate",
+        "rate_latent_bpp": evaluation.latent_bpp,
+        "rate_nn_bpp": evaluation.network_bits / evaluation.n_pixels,
+        "loss": evaluation.loss,
+        "encode_time_s": encoded.encode_time_s,
+        "mac_per_pixel": complexity.total_mac_per_pixel,
+        "mac_per_pixel_by_module": complexity.per_module,
+    }
+
+
+def write_json(path: str | Path, record: Mapping[str, Any]) -> None:
+    write_atomically(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Quantization of the network parameters after training.
+
+Each network (ARM, synthesis, upsampling) gets one power-of-two step for its
+weights and one for its biases. The steps are chosen module by module, in
+that order, by trying every pair of candidate steps and keeping the one with
+the lowest rate-distortion cost, the cost counting the parameters' own
+exp-Golomb rate (with the best code order for each set). Parameters are sent
+as the integers ``round(p / step)``; decoding multiplies them back, exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from coolchic.arm import laplace_rate_bits, mu_and_scale
+from coolchic.expgolomb import best_order
+from coolchic.model import CoolChic, to_8bit
+
+#: Candidate steps, as base-2 exponents (inclusive ranges).
+STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
+    "arm": {"weight": (-8, 0), "bias": (-16, 0)},
+    "synthesis": {"weight": (-12, 0), "bias": (-24, 0)},
+    "upsampling": {"weight": (-12, 0), "bias": (0, 0)},
+}
+SEARCH_ORDER = ("arm", "synthesis", "upsampling")
+#: Largest magnitude of a sent parameter integer.
+MAX_PARAMETER_INT = 2**16 - 1
+
+
+@dataclass(frozen=True)
+class ParameterCode:
+    """How one set (weights or biases) of one network is sent."""
+
+    step_exponent: int  # step = 2 ** step_exponent
+    order: int  # exp-Golomb order
+    bits: int  # exact size of the set's code
+
+
+def parameter_sets(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
+    """Parameters of ``module`` split into weights and biases, in a fixed order."""
+    sets: dict[str, list[tuple[str, nn.Parameter]]] = {"weight": [], "bias": []}
+    for name, param in module.named_parameters():
+        kind = "bias" if name.endswith("bias") else "weight"
+        sets[kind].append((name, param))
+    return sets
+
+
+def integers_of(params: list[Tensor], step_exponent: int) -> np.ndarray | None:
+    """``round(p / step)`` of every value, flattened; None if one is out of range."""
+    if not params:
+        return np.zeros(0, dtype=np.int64)
+    flat = torch.cat([p.detach().reshape(-1) for p in params]).double()
+    ints = torch.round(flat * 2.0 ** (-step_exponent))
+    if ints.abs().max() > MAX_PARAMETER_INT:
+        return None
+    return ints.to(torch.int64).cpu().numpy()
+
+
+class _RateDistortion:
+    """Loss of the model with cached pieces, to try many steps cheaply."""
+
+    def __init__(self, model: CoolChic, target: Tensor, lmbda: float) -> None:
+        self.model, self.target, self.lmbda = model, target, lmbda
+        self.n_pixels = target.shape[-2] * target.shape[-1]
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        model = self.model
+        self.grids = model.quantized_latents()
+        self.flat = torch.cat([g.reshape(-1) for g in self.grids])
+        self.dense, coarse = model.upsampling(self.grids)
+        self.context = model.contexts(self.grids, coarse)
+        self.latent_bits = self.rate()
+        self.mse = self.distortion()
+
+    @torch.no_grad()
+    def rate(self) -> float:
+        mu, scale = mu_and_scale(self.model.arm(self.context))
+        return float(laplace_rate_bits(self.flat, mu, scale).sum())
+
+    @torch.no_grad()
+    def distortion(self) -> float:
+        image = to_8bit(self.model.synthesize(self.dense))
+        return float(torch.mean((image - self.target) ** 2))
+
+    def loss(self, changed: str, network_bits: int) -> float:
+        if changed == "arm":
+            self.latent_bits = self.rate()
+        elif changed == "synthesis":
+            self.mse = self.distortion()
+        else:
+            self.refresh()
+        return self.mse + self.lmbda * (self.latent_bits + network_bits) / self.n_pixels
+
+
+def _set_quantized(params: list[tuple[str, nn.Parameter]], originals: list[Tensor], exponent: int):
+    step = 2.0**exponent
+    with torch.no_grad():
+        for (_, param), original in zip(params, originals):
+            param.copy_(torch.round(original / step) * step)
+
+
+@torch.no_grad()
+def quantize_networks(
+    model: CoolChic, target: Tensor, lmbda: float
+) -> dict[str, dict[str, ParameterCode]]:
+    """Quantize every network of ``model`` in place; return how each set is coded."""
+    model.eval()
+    rd = _RateDistortion(model, target, lmbda)
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    for name in SEARCH_ORDER:
+        sets = parameter_sets(model.networks()[name])
+        originals = {kind: [p.detach().clone() for _, p in sets[kind]] for kind in sets}
+        ranges = STEP_EXPONENTS[name]
+        candidates = {
+            kind: range(ranges[kind][0], ranges[kind][1] + 1) if sets[kind] else [0]
+            for kind in ("weight", "bias")
+        }
+        other_bits = sum(c.bits for module in codes.values() for c in module.values())
+        best: tuple[float, dict[str, ParameterCode]] | None = None
+        for w_exp, b_exp in itertools.product(candidates["weight"], candidates["bias"]):
+            trial: dict[str, ParameterCode] = {}
+            for kind, exponent in (("weight", w_exp), ("bias", b_exp)):
+                ints = integers_of(originals[kind], exponent)
+                if ints is None:
+                    break
+                order, bits = best_order(ints)
+                trial[kind] = ParameterCode(exponent, order, bits)
+                _set_quantized(sets[kind], originals[kind], exponent)
+            else:
+                bits = other_bits + sum(c.bits for c in trial.values())
+                loss = rd.loss(name, bits)
+                if best is None or loss < best[0]:
+                    best = (loss, trial)
+        if best is None:
+            raise RuntimeError(f"no quantization step keeps the {name} parameters in range")
+        codes[name] = best[1]
+        for kind, code in best[1].items():
+            _set_quantized(sets[kind], originals[kind], code.step_exponent)
+        rd.loss(name, 0)  # bring the cached pieces up to date with the chosen steps
+    return codes
+
+
+def network_bits(codes: dict[str, dict[str, ParameterCode]]) -> int:
+    return sum(code.bits for module in codes.values() for code in module.values())
