@@ -14,10 +14,17 @@ import torch
 from torch import Tensor
 
 from coolchic.architecture import Architecture, architecture_from_options
+from coolchic.bitstream.codec import (
+    DecodedImage,
+    integer_latents,
+    read_bitstream,
+    reconstruct,
+    write_bitstream,
+)
 from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
 from coolchic.hooks import ProviderRegistry
-from coolchic.imageio import write_atomically
+from coolchic.imageio import psnr_8bit, write_atomically
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
 from coolchic.plugins import provider_from_options
@@ -77,13 +84,38 @@ def train_model(
     return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start)
 
 
+@dataclass(frozen=True)
+class WrittenBitstream:
+    data: bytes
+    decoded: DecodedImage
+    decode_time_s: float
+    psnr_db: float
+
+
+def make_bitstream(
+    encoded: EncodedModel, target: Tensor, registry: ProviderRegistry
+) -> WrittenBitstream:
+    """Write the bitstream and decode it back, checking it against the encoder's image."""
+    data = write_bitstream(encoded.model, encoded.codes)
+    start = time.monotonic()
+    decoded = read_bitstream(data, registry)
+    decode_time = time.monotonic() - start
+    expected = reconstruct(encoded.model, integer_latents(encoded.model))
+    if not torch.equal(decoded.image, expected):
+        raise RuntimeError("the decoded bitstream differs from the encoder's reconstruction")
+    return WrittenBitstream(data, decoded, decode_time, psnr_8bit(decoded.image, target))
+
+
 def results_record(
-    encoded: EncodedModel, options: Mapping[str, Any], image_path: str
+    encoded: EncodedModel,
+    options: Mapping[str, Any],
+    image_path: str,
+    bitstream: WrittenBitstream | None = None,
 ) -> dict[str, Any]:
     """The ``--results`` JSON of one encode."""
     model, evaluation = encoded.model, encoded.evaluation
     complexity = count_macs(model)
-    return {
+    record = {
         "image": image_path,
         "height": model.arch.height,
         "width": model.arch.width,
@@ -105,6 +137,25 @@ def results_record(
         "mac_per_pixel": complexity.total_mac_per_pixel,
         "mac_per_pixel_by_module": complexity.per_module,
     }
+    if bitstream is not None:
+        header = bitstream.decoded.header
+        nn_bytes = sum(sum(v.values()) for v in header.section_bytes.values())
+        n_bytes = len(bitstream.data)
+        record |= {
+            "psnr_db": bitstream.psnr_db,
+            "psnr_db_estimate": evaluation.psnr_db,
+            "rate_bpp": bitstream.decoded.rate_bpp,
+            "rate_source": "bitstream",
+            "rate_bpp_estimate": evaluation.rate_bpp,
+            "bitstream_bytes": n_bytes,
+            "header_bytes": n_bytes - nn_bytes - header.latent_bytes,
+            "nn_bytes": nn_bytes,
+            "latent_bytes": header.latent_bytes,
+            "decode_time_s": bitstream.decode_time_s,
+        }
+    else:
+        record["rate_bpp_estimate"] = evaluation.rate_bpp
+    return record
 
 
 def write_json(path: str | Path, record: Mapping[str, Any]) -> None:

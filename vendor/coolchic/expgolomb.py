@@ -27,3 +27,80 @@ def best_order(values: np.ndarray) -> tuple[int, int]:
     costs = [(signed_expgolomb_bits(values, k), k) for k in range(MAX_ORDER + 1)]
     bits, order = min(costs)
     return order, bits
+
+
+class BitWriter:
+    """Most-significant-bit-first bit packer."""
+
+    def __init__(self) -> None:
+        self._bits: list[str] = []
+
+    def write(self, value: int, n_bits: int) -> None:
+        if n_bits:
+            self._bits.append(format(value, f"0{n_bits}b"))
+
+    def to_bytes(self) -> bytes:
+        text = "".join(self._bits)
+        text += "0" * (-len(text) % 8)
+        return int(text, 2).to_bytes(len(text) // 8, "big") if text else b""
+
+
+class BitReader:
+    """Reads what :class:`BitWriter` wrote; raises ``EOFError`` past the end."""
+
+    def __init__(self, data: bytes) -> None:
+        self._text = "".join(format(byte, "08b") for byte in data)
+        self._pos = 0
+
+    def read(self, n_bits: int) -> int:
+        if self._pos + n_bits > len(self._text):
+            raise EOFError("bit stream ended early")
+        chunk = self._text[self._pos : self._pos + n_bits]
+        self._pos += n_bits
+        return int(chunk, 2) if chunk else 0
+
+    def count_zeros(self, limit: int) -> int:
+        """Zeros before the next one-bit (which is consumed), at most ``limit``."""
+        one = self._text.find("1", self._pos, self._pos + limit + 1)
+        if one < 0:
+            if self._pos + limit + 1 > len(self._text):
+                raise EOFError("bit stream ended early")
+            raise ValueError(f"more than {limit} leading zeros")
+        zeros = one - self._pos
+        self._pos = one + 1
+        return zeros
+
+
+def encode_signed(values: np.ndarray, order: int) -> bytes:
+    """Signed exp-Golomb code of ``values`` (see the module docstring), byte aligned."""
+    writer = BitWriter()
+    for value in np.asarray(values, dtype=np.int64).tolist():
+        magnitude = abs(value)
+        shifted = magnitude + (1 << order)
+        n = shifted.bit_length() - 1
+        writer.write(0, n - order)
+        writer.write(shifted, n + 1)
+        if magnitude:
+            writer.write(1 if value < 0 else 0, 1)
+    return writer.to_bytes()
+
+
+def decode_signed(data: bytes, count: int, order: int, max_magnitude: int) -> np.ndarray:
+    """Read ``count`` values written by :func:`encode_signed`.
+
+    Raises ``EOFError`` if ``data`` is too short and ``ValueError`` if a code
+    would exceed ``max_magnitude``: a corrupt stream cannot make it loop long.
+    """
+    reader = BitReader(data)
+    limit = max(max_magnitude + (1 << order), 1).bit_length()
+    values = np.empty(count, dtype=np.int64)
+    for index in range(count):
+        extra = reader.count_zeros(limit)
+        n = extra + order
+        shifted = (1 << n) | reader.read(n)
+        magnitude = shifted - (1 << order)
+        if magnitude > max_magnitude:
+            raise ValueError(f"parameter magnitude {magnitude} exceeds {max_magnitude}")
+        negative = reader.read(1) if magnitude else 0
+        values[index] = -magnitude if negative else magnitude
+    return values

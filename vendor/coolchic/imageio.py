@@ -39,13 +39,23 @@ def load_image(path: str | os.PathLike) -> Tensor:
     width, height = size
     if width * height > MAX_PIXELS:
         raise ImageError(f"{path}: {width}x{height} is larger than {MAX_PIXELS} pixels")
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float() / 255.0
+    chw = np.ascontiguousarray(array.transpose(2, 0, 1))
+    return torch.from_numpy(chw).unsqueeze(0).float() / 255.0
 
 
 def image_to_uint8(image: Tensor) -> np.ndarray:
     """``[1, 3, H, W]`` in [0, 1] -> ``[H, W, 3]`` uint8 (clamped, rounded)."""
     array = torch.round(torch.clamp(image.detach(), 0.0, 1.0) * 255.0)
     return array[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+
+
+def psnr_8bit(image: Tensor, reference: Tensor) -> float:
+    """PSNR in dB of two images on the 8-bit grid, from exact integer differences."""
+    diff = image_to_uint8(image).astype(np.int64) - image_to_uint8(reference).astype(np.int64)
+    squared = int(np.sum(diff * diff))
+    if squared == 0:
+        return math.inf
+    return 10.0 * math.log10(255.0**2 * diff.size / squared)
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:

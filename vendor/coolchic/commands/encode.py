@@ -17,10 +17,16 @@ from coolchic.config import (
     add_decoder_options,
     resolve_config_path,
 )
-from coolchic.encoder import resolve_device, results_record, train_model, write_json
+from coolchic.encoder import (
+    make_bitstream,
+    resolve_device,
+    results_record,
+    train_model,
+    write_json,
+)
 from coolchic.errors import ConfigError
 from coolchic.hooks import collect_providers
-from coolchic.imageio import load_image
+from coolchic.imageio import load_image, write_atomically
 from coolchic.plugins import host_plugin_manager
 from coolchic.presets import PRESETS
 from coolchic.training import ProgressEvent
@@ -104,8 +110,6 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(args, manager) -> int:
-    if args.output:
-        raise ConfigError("writing a bitstream (-o) is not supported yet; use --results")
     if args.threads < 0:
         raise ConfigError(f"threads = {args.threads}: must be 0 (default) or positive")
     if args.threads:
@@ -120,7 +124,10 @@ def run(args, manager) -> int:
     finally:
         if progress is not None:
             progress.close()
-    record = results_record(encoded, options, str(args.input))
+    bitstream = make_bitstream(encoded, target, registry) if args.output else None
+    if bitstream is not None:
+        write_atomically(args.output, bitstream.data)
+    record = results_record(encoded, options, str(args.input), bitstream)
     if args.workdir:
         workdir = Path(args.workdir)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Writing a trained model as a ``.cool`` file and decoding one.
+
+The decoder is provider-agnostic: the header names the context provider and
+its fields, the registry of installed providers rebuilds it, and the host
+gathers the causal context and asks the provider for the coarse one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from coolchic.bitstream.header import (
+    NETWORK_ORDER,
+    PARAMETER_SETS,
+    Header,
+    pack_header,
+    unpack_header,
+)
+from coolchic.bitstream.latents import decode_latents, encode_latents
+from coolchic.errors import BitstreamError
+from coolchic.expgolomb import decode_signed, encode_signed
+from coolchic.hooks import ProviderError, ProviderRegistry
+from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
+from coolchic.nnquant import MAX_PARAMETER_INT, ParameterCode, integers_of, parameter_sets
+from coolchic.plugins import provider_from_header
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Tensor  # [1, 3, H, W] on the 8-bit grid
+    header: Header
+    n_bytes: int
+
+    @property
+    def rate_bpp(self) -> float:
+        return 8.0 * self.n_bytes / (self.header.arch.height * self.header.arch.width)
+
+
+def integer_latents(model: CoolChic) -> list[Tensor]:
+    """The latents the decoder will see, as ``[H_i, W_i]`` int64 grids."""
+    with torch.no_grad():
+        return [g[0, 0].to(torch.int64).cpu() for g in model.quantized_latents()]
+
+
+@torch.no_grad()
+def reconstruct(model: CoolChic, grids: list[Tensor]) -> Tensor:
+    """Decoded image from integer grids: float upsampling and synthesis, 8-bit output."""
+    model.eval()
+    floats = [g.to(torch.float32).view(1, 1, *g.shape) for g in grids]
+    dense, _ = model.upsampling(floats)
+    return to_8bit(model.synthesize(dense))
+
+
+def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]]) -> bytes:
+    """Bytes of the ``.cool`` file of a trained model with quantized networks."""
+    model = model.cpu().eval()
+    sections: list[bytes] = []
+    section_bytes: dict[str, dict[str, int]] = {}
+    for network in NETWORK_ORDER:
+        sets = parameter_sets(model.networks()[network])
+        section_bytes[network] = {}
+        for kind in PARAMETER_SETS:
+            code = codes[network][kind]
+            ints = integers_of([p for _, p in sets[kind]], code.step_exponent)
+            if ints is None:
+                raise ValueError(f"{network} {kind} parameters are out of the coded range")
+            payload = encode_signed(ints, code.order)
+            sections.append(payload)
+            section_bytes[network][kind] = len(payload)
+    latents = encode_latents(model, integer_latents(model))
+    header = Header(
+        arch=model.arch,
+        provider_name=model.provider.name,
+        provider_fields=dict(model.provider.header_fields()),
+        codes=codes,
+        section_bytes=section_bytes,
+        latent_bytes=len(latents),
+    )
+    return pack_header(header) + b"".join(sections) + latents
+
+
+def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) -> DecodedImage:
+    """Decode a ``.cool`` file; malformed input raises :class:`BitstreamError`."""
+    header, position = unpack_header(data)
+    arch = header.arch
+    if header.provider_name not in registry:
+        raise BitstreamError(
+            f"the bitstream needs context provider {header.provider_name!r}, which is not "
+            f"installed (installed: {', '.join(registry.names())})"
+        )
+    try:
+        provider = provider_from_header(
+            registry, header.provider_name, provider_setup(arch), header.provider_fields
+        )
+        model = CoolChic(arch, provider)
+    except (ProviderError, ValueError) as error:
+        raise BitstreamError(f"cannot rebuild the decoder: {error}") from None
+    model.eval()
+    for network in NETWORK_ORDER:
+        sets = parameter_sets(model.networks()[network])
+        for kind in PARAMETER_SETS:
+            code = header.codes[network][kind]
+            n_bytes = header.section_bytes[network][kind]
+            chunk = data[position : position + n_bytes]
+            position += n_bytes
+            params = [p for _, p in sets[kind]]
+            count = sum(p.numel() for p in params)
+            try:
+                ints = decode_signed(chunk, count, code.order, MAX_PARAMETER_INT)
+            except (EOFError, ValueError) as error:
+                raise BitstreamError(f"corrupt {network} {kind} section ({error})") from None
+            _assign(params, ints, code.step_exponent)
+    grids = decode_latents(model, data[position:], max_batch=max_batch)
+    for grid in grids:
+        if grid.numel() and (grid.min() < -LATENT_BOUND or grid.max() >= LATENT_BOUND):
+            raise BitstreamError("decoded latent out of range")
+    image = reconstruct(model, grids)
+    if not torch.isfinite(image).all():
+        raise BitstreamError("the decoded networks produce a non-finite image")
+    return DecodedImage(image=image, header=header, n_bytes=len(data))
+
+
+@torch.no_grad()
+def _assign(params: list[torch.nn.Parameter], ints: np.ndarray, exponent: int) -> None:
+    values = torch.from_numpy(ints).to(torch.float32) * 2.0**exponent
+    start = 0
+    for param in params:
+        param.copy_(values[start : start + param.numel()].view_as(param))
+        start += param.numel()

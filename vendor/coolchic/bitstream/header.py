@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The ``.cool`` header: everything needed to rebuild the decoder.
+
+Layout (little endian)::
+
+    magic "MRCC", version u8
+    height u16, width u16, bit depth u8
+    latent_first u8, latent_last u8
+    arm contexts u8, arm hidden layers u8, flags u8 (1: ARM stabiliser, 2: synthesis stabiliser)
+    ups kernel u8, pre-concatenation kernel u8
+    synthesis layers u8, then per layer: features u16, kernel u8, kind u8 (1: residual, 2: relu)
+    provider name (u8 length + ASCII), fields u8, then per field: name (u8 length + ASCII),
+        value (varint)
+    per network (arm, upsampling, synthesis), per set (weight, bias):
+        step exponent i8, exp-Golomb order u8, bytes (varint)
+    latent bytes (varint)
+
+Varints are LEB128: 7 bits per byte, low bits first, high bit set on all but
+the last byte, at most 5 bytes.
+
+The sections follow in that order; their sizes must add up to the file size.
+Every field is checked against documented bounds before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass
+
+from coolchic.architecture import (
+    MAX_ARM_HIDDEN_LAYERS,
+    MAX_DOWNSAMPLING,
+    MAX_UPS_KERNEL,
+    Architecture,
+)
+from coolchic.context import MAX_CONTEXTS
+from coolchic.errors import BitstreamError
+from coolchic.expgolomb import MAX_ORDER
+from coolchic.imageio import MAX_PIXELS
+from coolchic.nnquant import SEARCH_ORDER, STEP_EXPONENTS, ParameterCode
+from coolchic.synthesis import MAX_SYNTHESIS_FEATURES, MAX_SYNTHESIS_KERNEL, LayerSpec
+
+MAGIC = b"MRCC"
+VERSION = 1
+NETWORK_ORDER = ("arm", "upsampling", "synthesis")
+PARAMETER_SETS = ("weight", "bias")
+MAX_SYNTHESIS_LAYERS = 16
+MAX_PROVIDER_FIELDS = 16
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+assert set(NETWORK_ORDER) == set(SEARCH_ORDER)
+
+
+@dataclass(frozen=True)
+class Header:
+    arch: Architecture
+    provider_name: str
+    provider_fields: dict[str, int]
+    codes: dict[str, dict[str, ParameterCode]]  # bits of a code = 8 * its byte count
+    section_bytes: dict[str, dict[str, int]]
+    latent_bytes: int
+    bit_depth: int = 8
+
+
+def pack_header(header: Header) -> bytes:
+    arch = header.arch
+    out = bytearray(MAGIC)
+    flags = (1 if arch.arm_stabiliser else 0) | (2 if arch.synthesis_stabiliser else 0)
+    out += struct.pack(
+        "<BHHBBBBBBBB",
+        VERSION, arch.height, arch.width, header.bit_depth, *arch.latent_resolution,
+        arch.n_contexts, arch.n_hidden_arm, flags, arch.ups_kernel_size,
+        arch.ups_preconcat_kernel_size,
+    )
+    out += struct.pack("<B", len(arch.synthesis_layers))
+    for layer in arch.synthesis_layers:
+        kind = (1 if layer.residual else 0) | (2 if layer.relu else 0)
+        out += struct.pack("<HBB", layer.out_features, layer.kernel_size, kind)
+    out += _pack_name(header.provider_name)
+    out += struct.pack("<B", len(header.provider_fields))
+    for key, value in sorted(header.provider_fields.items()):
+        out += _pack_name(key) + _pack_varint(value)
+    for network in NETWORK_ORDER:
+        for kind in PARAMETER_SETS:
+            code = header.codes[network][kind]
+            out += struct.pack("<bB", code.step_exponent, code.order)
+            out += _pack_varint(header.section_bytes[network][kind])
+    out += _pack_varint(header.latent_bytes)
+    return bytes(out)
+
+
+def _pack_varint(value: int) -> bytes:
+    if not 0 <= value < 2**32:
+        raise ValueError(f"{value} does not fit a header varint")
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _pack_name(name: str) -> bytes:
+    encoded = name.encode("ascii")
+    return struct.pack("<B", len(encoded)) + encoded
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, fmt: str) -> tuple:
+        size = struct.calcsize(fmt)
+        if self.pos + size > len(self.data):
+            raise BitstreamError(f"truncated header: {len(self.data)} bytes in the file")
+        values = struct.unpack_from(fmt, self.data, self.pos)
+        self.pos += size
+        return values
+
+    def varint(self, what: str) -> int:
+        value = 0
+        for index in range(5):
+            (byte,) = self.take("<B")
+            value |= (byte & 0x7F) << (7 * index)
+            if not byte & 0x80:
+                if value >= 2**32:
+                    break
+                return value
+        raise BitstreamError(f"invalid {what} in the header (over-long number)")
+
+    def name(self, what: str) -> str:
+        (length,) = self.take("<B")
+        (raw,) = self.take(f"<{length}s")
+        try:
+            text = raw.decode("ascii")
+        except UnicodeDecodeError:
+            text = ""
+        if not _NAME.match(text):
+            raise BitstreamError(f"invalid {what} {raw!r} in the header")
+        return text
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise BitstreamError(message)
+
+
+def unpack_header(data: bytes) -> tuple[Header, int]:
+    """Parse and validate a header; return it and its size in bytes."""
+    reader = _Reader(data)
+    (magic,) = reader.take("<4s")
+    _check(magic == MAGIC, "not a .cool bitstream (wrong magic bytes)")
+    (version,) = reader.take("<B")
+    _check(version == VERSION, f"unsupported bitstream version {version} (this decoder reads {VERSION})")
+    (height, width, bit_depth, first, last, n_contexts, n_hidden, flags, ups, preconcat) = (
+        reader.take("<HHBBBBBBBB")
+    )
+    _check(height >= 1 and width >= 1 and height * width <= MAX_PIXELS,
+           f"image size {width}x{height} is out of bounds (at most {MAX_PIXELS} pixels)")
+    _check(bit_depth == 8, f"bit depth {bit_depth} is not supported (only 8)")
+    _check(first <= last <= MAX_DOWNSAMPLING, f"latent resolution {first}-{last} is out of bounds")
+    _check(1 <= n_contexts <= MAX_CONTEXTS, f"ARM context size {n_contexts} is out of bounds")
+    _check(n_hidden <= MAX_ARM_HIDDEN_LAYERS, f"{n_hidden} ARM hidden layers is out of bounds")
+    _check(flags < 4, f"unknown flags {flags:#x} in the header")
+    _check(4 <= ups <= MAX_UPS_KERNEL and ups % 2 == 0, f"upsampling kernel {ups} is invalid")
+    _check(1 <= preconcat <= MAX_UPS_KERNEL and preconcat % 2 == 1,
+           f"pre-concatenation kernel {preconcat} is invalid")
+    (n_layers,) = reader.take("<B")
+    _check(1 <= n_layers <= MAX_SYNTHESIS_LAYERS, f"{n_layers} synthesis layers is out of bounds")
+    layers = []
+    in_features = last - first + 1
+    for index in range(n_layers):
+        features, kernel, kind = reader.take("<HBB")
+        _check(1 <= features <= MAX_SYNTHESIS_FEATURES and kind < 4
+               and kernel % 2 == 1 and kernel <= MAX_SYNTHESIS_KERNEL,
+               f"synthesis layer {index} ({features}, {kernel}, {kind}) is invalid")
+        _check(not (kind & 1) or features == in_features,
+               f"synthesis layer {index} is residual with {in_features} -> {features} features")
+        layers.append(LayerSpec(features, kernel, bool(kind & 1), bool(kind & 2)))
+        in_features = features
+    _check(layers[-1].out_features == 3, "the synthesis does not output 3 channels")
+    provider_name = reader.name("context provider name")
+    (n_fields,) = reader.take("<B")
+    _check(n_fields <= MAX_PROVIDER_FIELDS, f"{n_fields} provider fields is out of bounds")
+    fields = {}
+    for _ in range(n_fields):
+        key = reader.name("provider field name")
+        fields[key] = reader.varint("provider field value")
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    section_bytes: dict[str, dict[str, int]] = {}
+    for network in NETWORK_ORDER:
+        codes[network], section_bytes[network] = {}, {}
+        for kind in PARAMETER_SETS:
+            exponent, order = reader.take("<bB")
+            n_bytes = reader.varint("section size")
+            low, high = STEP_EXPONENTS[network][kind]
+            _check(low <= exponent <= high and order <= MAX_ORDER,
+                   f"{network} {kind} step 2^{exponent} or code order {order} is out of bounds")
+            codes[network][kind] = ParameterCode(exponent, order, 8 * n_bytes)
+            section_bytes[network][kind] = n_bytes
+    latent_bytes = reader.varint("latent section size")
+    _check(latent_bytes % 4 == 0, f"latent section of {latent_bytes} bytes is not 32-bit aligned")
+    payload = sum(sum(v.values()) for v in section_bytes.values()) + latent_bytes
+    _check(reader.pos + payload == len(data),
+           f"header announces {reader.pos + payload} bytes but the file has {len(data)}")
+    arch = Architecture(
+        height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
+        n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & 1), synthesis_layers=tuple(layers),
+        synthesis_stabiliser=bool(flags & 2), ups_kernel_size=ups, ups_preconcat_kernel_size=preconcat,
+    )
+    header = Header(arch, provider_name, fields, codes, section_bytes, latent_bytes, bit_depth)
+    return header, reader.pos

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Range coding of the latent grids with the fixed-point ARM.
+
+Grids are coded coarsest first into one range coder (``constriction``'s
+``QuantizedLaplace`` over [-64, 63]). Inside a grid the order is a wavefront:
+latent (y, x) belongs to step ``t = x + s * y``, where the slope ``s`` is the
+smallest one that puts every causal offset of the grid in an earlier step.
+All latents of a step are independent, so the decoder evaluates the ARM for a
+whole step (or any slice of it) at once; the encoder, knowing every latent,
+evaluates it for the whole grid. Integer arithmetic makes both identical::
+
+    s = 5 (offsets reach dx = +4 one row up)
+    y=0:  0  1  2  3  4  5  6 ...
+    y=1:  5  6  7  8  9 10 11 ...
+    y=2: 10 11 12 13 14 15 16 ...
+
+Before a grid is coded, the coarse context its provider asks for is computed
+from the fixed-point upsampling of the grids already coded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import constriction
+import numpy as np
+import torch
+from torch import Tensor
+
+from coolchic.bitstream.fixedpoint import (
+    FRAC_BITS,
+    LOG_SCALE_MIN_FP,
+    MU_MIN,
+    FixedPointArm,
+    FixedPointUpsampling,
+    mu_scale_tables,
+)
+from coolchic.context import gather_offsets
+from coolchic.errors import BitstreamError
+from coolchic.hooks import WINDOW_RADIUS, Offset
+from coolchic.model import LATENT_BOUND, CoolChic
+
+
+def wavefront_slope(offsets: list[Offset]) -> int:
+    """Smallest s >= 1 with ``s * dy + dx < 0`` for every causal offset."""
+    slope = 1
+    for dy, dx in offsets:
+        if dy < 0:
+            slope = max(slope, dx // (-dy) + 1)
+    return slope
+
+
+@dataclass(frozen=True)
+class CodingOrder:
+    positions: Tensor  # flat indices y * W + x, in coding order
+    step_starts: list[int]  # positions[step_starts[j]:step_starts[j+1]] form step j
+
+
+def coding_order(height: int, width: int, slope: int) -> CodingOrder:
+    y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    step = (x + slope * y).reshape(-1)
+    key = step * height + y.reshape(-1)
+    positions = torch.argsort(key)
+    counts = torch.bincount(step, minlength=int(step.max()) + 1)
+    starts = [0] + torch.cumsum(counts, 0).tolist()
+    starts = [s for i, s in enumerate(starts) if i == 0 or counts[i - 1] > 0]
+    return CodingOrder(positions, starts)
+
+
+class _GridCoding:
+    """Per-model state shared by the latent encoder and decoder."""
+
+    family = constriction.stream.model.QuantizedLaplace(-LATENT_BOUND, LATENT_BOUND - 1)
+
+    def __init__(self, model: CoolChic) -> None:
+        self.model = model
+        self.arm = FixedPointArm(model.arm)
+        self.mu_table, self.scale_table = mu_scale_tables()
+        needs_upsampling = any(model.coarse_sizes)
+        self.upsampling = FixedPointUpsampling(model.upsampling) if needs_upsampling else None
+
+    def coarse_context(self, grid: int) -> Tensor | None:
+        if self.model.coarse_sizes[grid] == 0:
+            return None
+        shape = self.model.arch.grid_shapes[grid]
+        state = self.upsampling.coarse_state(grid, shape)
+        context = self.model.provider.coarse_context(grid, state)
+        if context.dtype != torch.int64 or tuple(context.shape) != (
+            shape[0] * shape[1], self.model.coarse_sizes[grid]):
+            raise ValueError(
+                f"provider {self.model.provider.name!r} returned a coarse context of "
+                f"{tuple(context.shape)} {context.dtype} for grid {grid}"
+            )
+        return context
+
+    def grid_done(self, grid: int, values: Tensor) -> None:
+        if self.upsampling is not None:
+            self.upsampling.add_grid(grid, values)
+
+    def probabilities(self, context: Tensor) -> tuple[np.ndarray, np.ndarray]:
+        mu, log_scale = self.arm(context)
+        mu_f = self.mu_table[(mu - MU_MIN).numpy()]
+        scale_f = self.scale_table[(log_scale - LOG_SCALE_MIN_FP).numpy()]
+        return mu_f, scale_f
+
+
+def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
+    """Range code integer grids ``[H_i, W_i]`` (finest first); returns the bytes."""
+    coding = _GridCoding(model)
+    encoder = constriction.stream.queue.RangeEncoder()
+    for grid in range(len(grids) - 1, -1, -1):
+        values = grids[grid].to(torch.int64)
+        height, width = values.shape
+        offsets = model.causal_offsets[grid]
+        causal = gather_offsets(values.view(1, 1, height, width) << FRAC_BITS, offsets)
+        coarse = coding.coarse_context(grid)
+        context = causal if coarse is None else torch.cat([causal, coarse], dim=1)
+        order = coding_order(height, width, wavefront_slope(offsets)).positions
+        mu, scale = coding.probabilities(context[order])
+        symbols = values.reshape(-1)[order].numpy().astype(np.int32)
+        encoder.encode(symbols, _GridCoding.family, mu, scale)
+        coding.grid_done(grid, values)
+    return encoder.get_compressed().astype("<u4").tobytes()
+
+
+def decode_latents(model: CoolChic, data: bytes, max_batch: int = 0) -> list[Tensor]:
+    """Inverse of :func:`encode_latents`; ``max_batch`` > 0 slices the wavefront steps.
+
+    Raises :class:`BitstreamError` if the range coder rejects ``data``.
+    """
+    coding = _GridCoding(model)
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
+    except Exception as error:  # constriction raises its own types
+        raise BitstreamError(f"corrupt latent section ({error})") from None
+    shapes = model.arch.grid_shapes
+    grids: list[Tensor | None] = [None] * len(shapes)
+    r = WINDOW_RADIUS
+    for grid in range(len(shapes) - 1, -1, -1):
+        height, width = shapes[grid]
+        padded_width = width + 2 * r
+        offsets = model.causal_offsets[grid]
+        deltas = torch.tensor([dy * padded_width + dx for dy, dx in offsets], dtype=torch.int64)
+        buffer = torch.zeros((height + 2 * r) * padded_width, dtype=torch.int64)
+        coarse = coding.coarse_context(grid)
+        order = coding_order(height, width, wavefront_slope(offsets))
+        rows, cols = order.positions // width, order.positions % width
+        padded_positions = (rows + r) * padded_width + cols + r
+        bounds = order.step_starts
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            step = max_batch or end - start
+            for lo in range(start, end, step):
+                hi = min(lo + step, end)
+                where = padded_positions[lo:hi]
+                context = buffer[where.unsqueeze(1) + deltas.unsqueeze(0)] << FRAC_BITS
+                if coarse is not None:
+                    context = torch.cat([context, coarse[order.positions[lo:hi]]], dim=1)
+                mu, scale = coding.probabilities(context)
+                try:
+                    symbols = decoder.decode(_GridCoding.family, mu, scale)
+                except Exception as error:
+                    raise BitstreamError(f"corrupt latent section ({error})") from None
+                buffer[where] = torch.from_numpy(symbols.astype(np.int64))
+        values = buffer.view(height + 2 * r, padded_width)[r : r + height, r : r + width]
+        grids[grid] = values.clone()
+        coding.grid_done(grid, grids[grid])
+    return grids
