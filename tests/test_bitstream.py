@@ -13,13 +13,20 @@ import pytest
 import torch
 
 from coolchic.arm import Arm, mu_and_scale
-from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
+from coolchic.architecture import architecture_from_options
+from coolchic.bitstream.codec import (
+    integer_latents,
+    read_bitstream,
+    reconstruct,
+    synthesize_grids,
+    write_bitstream,
+)
 from coolchic.bitstream.fixedpoint import FixedPointArm, FixedPointUpsampling, mu_scale_tables
 from coolchic.bitstream.header import unpack_header
 from coolchic.bitstream.latents import coding_order, wavefront_slope
 from coolchic.cli import main
 from coolchic.context import spatial_offsets
-from coolchic.encoder import train_model
+from coolchic.encoder import build_model, train_model
 from coolchic.errors import BitstreamError
 from coolchic.expgolomb import decode_signed, encode_signed, signed_expgolomb_bits
 from coolchic.hooks import collect_providers
@@ -245,3 +252,18 @@ def test_save_png_is_atomic_on_failure(tmp_path, monkeypatch):
         save_png(demo_image(8, 8, seed=9), target)
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_decoder_output_does_not_depend_on_the_thread_count(monkeypatch):
+    torch.manual_seed(0)
+    registry = collect_providers(host_plugin_manager(autoload=False))
+    arch = architecture_from_options(_options(), 64, 64)
+    model = build_model(arch, registry, _options(), 1e-3)
+    with torch.no_grad():
+        for p in model.synthesis.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    grids = [torch.randint(-3, 4, (h, w)) for h, w in model.arch.grid_shapes]
+    torch.set_num_threads(1)
+    one = synthesize_grids(model, grids)
+    torch.set_num_threads(4)
+    assert torch.equal(synthesize_grids(model, grids), one)

@@ -28,6 +28,7 @@ from coolchic.hooks import ProviderError, ProviderRegistry
 from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
 from coolchic.nnquant import MAX_PARAMETER_INT, ParameterCode, integers_of, parameter_sets
 from coolchic.plugins import provider_from_header
+from coolchic.threads import single_thread
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,21 @@ def integer_latents(model: CoolChic) -> list[Tensor]:
 
 
 @torch.no_grad()
-def reconstruct(model: CoolChic, grids: list[Tensor]) -> Tensor:
-    """Decoded image from integer grids: float upsampling and synthesis, 8-bit output."""
+def synthesize_grids(model: CoolChic, grids: list[Tensor]) -> Tensor:
+    """Float decoder output from integer grids (upsampling then synthesis).
+
+    Runs on one CPU thread: the thread count must not change the image.
+    """
     model.eval()
     floats = [g.to(torch.float32).view(1, 1, *g.shape) for g in grids]
-    dense, _ = model.upsampling(floats)
-    return to_8bit(model.synthesize(dense))
+    with single_thread():
+        dense, _ = model.upsampling(floats)
+        return model.synthesize(dense)
+
+
+def reconstruct(model: CoolChic, grids: list[Tensor]) -> Tensor:
+    """The decoded image, on the 8-bit grid."""
+    return to_8bit(synthesize_grids(model, grids))
 
 
 def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]]) -> bytes:

@@ -39,6 +39,7 @@ from coolchic.context import gather_offsets
 from coolchic.errors import BitstreamError
 from coolchic.hooks import WINDOW_RADIUS, Offset
 from coolchic.model import LATENT_BOUND, CoolChic
+from coolchic.threads import single_thread
 
 
 def wavefront_slope(offsets: list[Offset]) -> int:
@@ -128,6 +129,11 @@ def decode_latents(model: CoolChic, data: bytes, max_batch: int = 0) -> list[Ten
 
     Raises :class:`BitstreamError` if the range coder rejects ``data``.
     """
+    with single_thread():  # thousands of tiny operations
+        return _decode_latents(model, data, max_batch)
+
+
+def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> list[Tensor]:
     coding = _GridCoding(model)
     try:
         decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
