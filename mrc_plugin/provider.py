@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The ``mrc`` context provider: multiresolution contexts for the ARM.
+
+Implements H. B. Dogaroglu, C. E. Wiedemann, E. Steinbach, "Multiresolution
+Contexts for Implicit Neural Codecs", Picture Coding Symposium (PCS) 2025.
+
+Cool-chic's ARM predicts a latent of grid i from N causal neighbours in grid
+i. MRC keeps N (hence the ARM and its MAC/pixel) but spends part of it on the
+coarser grids i+1 .. i+D, brought to the resolution of grid i by Cool-chic's
+own learned upsampling, which the decoder has already run on them: positions
+around the co-located latent, past and future alike, since those grids are
+fully decoded. Rate gradients flow into the upsampling filters during
+training. The paper's window for N = 32 at depth 6 (``x`` read, ``*`` the
+latent being coded, ``o`` co-located)::
+
+      grid i: 18 causal        grid i+1, upsampled: 9     grids i+2..i+6: 1 each
+      . . . . . . . . .        . . . . . . . . .          . . . . . . . . .
+      . . . x x x . . .        . . . . . . . . .          . . . . . . . . .
+      . . x x x x x . .        . . . . . . . . .          . . . . . . . . .
+      . x x x x x x x .        . . . x x x . . .          . . . . . . . . .
+      . x x x * . . . .        . . . x o x . . .          . . . . o . . . .
+                               . . . x x x . . .
+
+Depth is capped, grid by grid, by the number of coarser grids: the coarsest
+grid uses the depth-0 table, Cool-chic's own v4 context. Tables exist for
+N = 8, 16, 24 and 32 (``mrc_plugin/data``). This module imports only the
+hook contract and torch, so it runs in any host that ships
+``coolchic/hooks.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from coolchic.hooks import Offset, ProviderError, ProviderSetup
+from mrc_plugin.tables import MAX_DEPTH, RADIUS, context_tables, index_to_offset, table_sizes
+
+DEFAULT_DEPTH = 6
+
+
+def _gather(plane: Tensor, offsets: list[Offset]) -> Tensor:
+    """Values of ``plane`` ([H, W]) at ``offsets`` around each position, zero outside."""
+    height, width = plane.shape
+    padded = F.pad(plane.view(1, 1, height, width), (RADIUS,) * 4)[0, 0]
+    columns = [
+        padded[RADIUS + dy : RADIUS + dy + height, RADIUS + dx : RADIUS + dx + width].reshape(-1)
+        for dy, dx in offsets
+    ]
+    return torch.stack(columns, dim=1)
+
+
+class MRCProvider:
+    """Context of grid i: causal positions plus positions in the upsampled coarser grids."""
+
+    name = "mrc"
+
+    def __init__(self, setup: ProviderSetup, depth: int) -> None:
+        if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
+            raise ProviderError(f"mrc_depth = {depth}: must be an integer in 0..{MAX_DEPTH}")
+        tables = context_tables()
+        if setup.n_contexts not in tables:
+            sizes = ", ".join(str(n) for n in table_sizes())
+            raise ProviderError(
+                f"mrc has no context table for an ARM with {setup.n_contexts} contexts; "
+                f"tables exist for {sizes}"
+            )
+        self.depth = depth
+        self._causal: list[list[Offset]] = []
+        self._coarse: list[list[tuple[int, list[Offset]]]] = []
+        for grid in range(setup.n_grids):
+            row = tables[setup.n_contexts][min(depth, setup.n_grids - 1 - grid)]
+            self._causal.append([index_to_offset(i) for i in row[0]])
+            self._coarse.append(
+                [(k, [index_to_offset(i) for i in row[k]]) for k in sorted(row) if k >= 1]
+            )
+
+    @classmethod
+    def from_options(cls, setup: ProviderSetup, options: Mapping[str, Any]) -> MRCProvider:
+        return cls(setup, options.get("mrc_depth", DEFAULT_DEPTH))
+
+    @classmethod
+    def from_header(cls, setup: ProviderSetup, fields: Mapping[str, int]) -> MRCProvider:
+        if set(fields) != {"depth"}:
+            raise ProviderError(f"mrc expects one header field, depth; found {sorted(fields)}")
+        return cls(setup, fields["depth"])
+
+    def causal_offsets(self, grid: int) -> list[Offset]:
+        return list(self._causal[grid])
+
+    def coarse_size(self, grid: int) -> int:
+        return sum(len(offsets) for _, offsets in self._coarse[grid])
+
+    def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
+        # state[0, k - 1] is the k-th coarser grid at the resolution of grid `grid`.
+        parts = [_gather(state[0, k - 1], offsets) for k, offsets in self._coarse[grid]]
+        return torch.cat(parts, dim=1)
+
+    def header_fields(self) -> dict[str, int]:
+        return {"depth": self.depth}

@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The mrc context provider (mrc_plugin)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import torch
+
+from coolchic.architecture import architecture_from_options
+from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
+from coolchic.bitstream.header import unpack_header
+from coolchic.cli import main
+from coolchic.config import shipped_config
+from coolchic.context import V4_SHAPES, spatial_offsets
+from coolchic.encoder import build_model, train_model
+from coolchic.hooks import ProviderError, ProviderSetup, check_provider, collect_providers
+from coolchic.imageio import demo_image, load_image, psnr_8bit
+from coolchic.plugins import host_plugin_manager
+from mrc_plugin import provider as provider_module
+from mrc_plugin.provider import MRCProvider
+from mrc_plugin.tables import context_tables
+
+from .test_encode import _options
+
+PLUGIN_DIR = Path(provider_module.__file__).parent
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return collect_providers(host_plugin_manager())
+
+
+def setup_for(n_contexts: int, n_grids: int = 7) -> ProviderSetup:
+    return ProviderSetup(n_contexts, tuple((2 ** (n_grids - i), 2 ** (n_grids - i))
+                                           for i in range(n_grids)))
+
+
+def test_discovered_through_the_installed_entry_point(registry):
+    points = {ep.name: ep.value for ep in metadata.entry_points(group="coolchic")}
+    assert points.get("mrc") == "mrc_plugin.plugin"
+    assert "mrc" in registry.names() and "spatial" in registry.names()
+
+
+def test_tables_add_up_and_depth_zero_is_cool_chic_v4():
+    tables = context_tables()
+    assert sorted(tables) == [8, 16, 24, 32]
+    for n, by_depth in tables.items():
+        assert sorted(by_depth) == list(range(7))
+        assert by_depth[0] == {0: V4_SHAPES[n]}
+        for depth, row in by_depth.items():
+            assert sum(len(v) for v in row.values()) == n
+            assert sorted(row) == list(range(depth + 1))
+            assert all(i < 40 for i in row[0])  # causal part
+            assert all(0 <= i < 81 for k in row for i in row[k])
+
+
+@pytest.mark.parametrize("n", [8, 16, 24, 32])
+@pytest.mark.parametrize("depth", range(7))
+def test_every_depth_keeps_the_context_size(n, depth):
+    for n_grids in (1, 2, 4, 7, 9):
+        setup = setup_for(n, n_grids)
+        provider = MRCProvider(setup, depth)
+        check_provider(provider, setup)  # N values per grid, causal offsets
+        for grid in range(n_grids):
+            effective = min(depth, n_grids - 1 - grid)
+            assert provider.coarse_size(grid) == n - len(context_tables()[n][effective][0])
+
+
+@pytest.mark.parametrize("n", [8, 16, 24, 32])
+def test_depth_zero_is_the_spatial_context(n):
+    provider = MRCProvider(setup_for(n), 0)
+    for grid in range(7):
+        assert provider.causal_offsets(grid) == spatial_offsets(n)
+        assert provider.coarse_size(grid) == 0
+
+
+@pytest.mark.parametrize("depth", [-1, 7, 2.5, True])
+def test_depth_out_of_range_is_refused(depth):
+    with pytest.raises(ProviderError, match="mrc_depth = .*must be an integer in 0..6"):
+        MRCProvider(setup_for(16), depth)
+
+
+@pytest.mark.parametrize("n", [6, 10, 14, 20])
+def test_context_sizes_without_a_table_are_refused(n):
+    with pytest.raises(ProviderError, match=f"no context table for an ARM with {n} contexts; "
+                                            "tables exist for 8, 16, 24, 32"):
+        MRCProvider(setup_for(n), 6)
+
+
+def test_header_fields_round_trip():
+    setup = setup_for(32)
+    provider = MRCProvider.from_options(setup, {"mrc_depth": 4})
+    assert provider.header_fields() == {"depth": 4}
+    again = MRCProvider.from_header(setup, provider.header_fields())
+    assert [again.causal_offsets(g) for g in range(7)] == [
+        provider.causal_offsets(g) for g in range(7)]
+    with pytest.raises(ProviderError, match="one header field"):
+        MRCProvider.from_header(setup, {"depth": 4, "extra": 1})
+
+
+def _model(registry, depth, height=40, width=56):
+    options = _options(dec_cfg="paper") | {"context_provider": "mrc", "mrc_depth": depth}
+    arch = architecture_from_options(options, height, width)
+    torch.manual_seed(0)
+    model = build_model(arch, registry, options, 1e-3)
+    with torch.no_grad():
+        for grid in model.latents:
+            grid.normal_(0, 0.5)
+    return model.eval()
+
+
+def _contexts(model, grids):
+    with torch.no_grad():
+        _, coarse = model.upsampling(grids)
+        return [model.grid_context(i, grids[i], coarse[i]) for i in range(len(grids))]
+
+
+@pytest.mark.parametrize("depth", [1, 3, 6])
+def test_contexts_are_causal_across_grids(registry, depth):
+    model = _model(registry, depth)
+    grids = model.quantized_latents()
+    base = _contexts(model, grids)
+    n_grids = len(grids)
+    torch.manual_seed(1)
+    for changed in range(n_grids):
+        perturbed = [g.clone() for g in grids]
+        h, w = perturbed[changed].shape[-2:]
+        y, x = int(torch.randint(h, ())), int(torch.randint(w, ()))
+        perturbed[changed][0, 0, y, x] += 5.0
+        after = _contexts(model, perturbed)
+        for grid in range(n_grids):
+            differs = (after[grid] != base[grid]).any(dim=1)
+            if grid > changed:  # a finer grid was perturbed: never visible
+                assert not differs.any(), (changed, grid)
+            elif grid == changed:  # only positions after (y, x) may see it
+                rows = differs.nonzero().flatten().tolist()
+                assert all(divmod(r, w) > (y, x) for r in rows), (changed, rows[:3])
+        finer = changed - 1
+        if finer >= 0 and changed - finer <= depth:
+            assert (after[finer] != base[finer]).any(), f"grid {finer} ignores grid {changed}"
+
+
+def test_coarse_context_reads_the_upsampled_coarser_grids(registry):
+    model = _model(registry, 6)
+    grids = model.quantized_latents()
+    with torch.no_grad():
+        _, coarse = model.upsampling(grids)
+    context = model.grid_context(0, grids[0], coarse[0])
+    n_causal = len(model.causal_offsets[0])
+    # N = 32, depth 6: 9 values around the co-located latent of grid 1, then one per grid 2..6.
+    window = context[:, n_causal : n_causal + 9]
+    h, w = grids[0].shape[-2:]
+    y, x = 10, 17
+    assert window[y * w + x, 4] == coarse[0][0, 0, y, x]
+    assert window[y * w + x, 0] == coarse[0][0, 0, y - 1, x - 1]
+    colocated = context[y * w + x, n_causal + 9 :]
+    assert torch.equal(colocated, coarse[0][0, 1:, y, x])
+
+
+def test_depth_zero_writes_the_spatial_bitstream(registry):
+    target = demo_image(32, 32, seed=4)
+    options = _options(dec_cfg="paper", seed=5)
+    spatial = train_model(target, options, registry, torch.device("cpu"))
+    mrc0 = train_model(target, options | {"context_provider": "mrc", "mrc_depth": 0}, registry,
+                       torch.device("cpu"))
+    data_s = write_bitstream(spatial.model, spatial.codes)
+    data_m = write_bitstream(mrc0.model, mrc0.codes)
+    _, size_s = unpack_header(data_s)
+    header_m, size_m = unpack_header(data_m)
+    assert header_m.provider_name == "mrc" and header_m.provider_fields == {"depth": 0}
+    assert data_s[size_s:] == data_m[size_m:]  # networks and latents: identical
+
+
+def test_depth_six_round_trip_is_pixel_exact(registry):
+    target = demo_image(40, 48, seed=6)
+    options = _options(dec_cfg="paper") | {"context_provider": "mrc", "mrc_depth": 6}
+    encoded = train_model(target, options, registry, torch.device("cpu"))
+    data = write_bitstream(encoded.model, encoded.codes)
+    expected = reconstruct(encoded.model, integer_latents(encoded.model))
+    for batch in (0, 7):
+        assert torch.equal(read_bitstream(data, registry, max_batch=batch).image, expected)
+
+
+def test_paper_config_with_mrc_through_the_cli(tiny_png, tmp_path):
+    cfg = tmp_path / "paper-mrc.cfg"
+    cfg.write_text(
+        shipped_config("paper").read_text()
+        + "context_provider = mrc\nmrc_depth = 6\n"
+    )
+    bitstream, decoded, results = tmp_path / "m.cool", tmp_path / "m.png", tmp_path / "r.json"
+    assert main(["encode", "-i", tiny_png, "-o", str(bitstream), "--dec_cfg", str(cfg),
+                 "--results", str(results), "--preset", "fast", "--n_itr", "40", "--quiet"]) == 0
+    record = json.loads(results.read_text())
+    assert record["context_provider"] == "mrc" and record["provider_fields"] == {"depth": 6}
+    # The decoder needs no flag: the header names the provider and its depth.
+    assert main(["decode", "-i", str(bitstream), "-o", str(decoded)]) == 0
+    assert record["psnr_db"] == psnr_8bit(load_image(decoded), load_image(tiny_png))
+
+
+def test_plugin_imports_only_the_contract_and_torch():
+    allowed_roots = {"torch", "coolchic", "mrc_plugin", "__future__", "collections", "typing",
+                     "json", "functools", "importlib"}
+    for path in PLUGIN_DIR.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] in allowed_roots, (path.name, name)
+                if name.startswith("coolchic"):
+                    assert name == "coolchic.hooks", (path.name, name)
