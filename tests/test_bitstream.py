@@ -18,7 +18,8 @@ from coolchic.bitstream.codec import (
     integer_latents,
     read_bitstream,
     reconstruct,
-    synthesize_grids,
+    fixed_dense_state,
+    synthesize_fixed,
     write_bitstream,
 )
 from coolchic.bitstream.fixedpoint import FixedPointArm, FixedPointUpsampling, mu_scale_tables
@@ -92,7 +93,7 @@ def test_fixed_point_upsampling_follows_the_float_one():
             p.add_(0.05 * torch.randn_like(p))
     _quantized(ups, -12)
     grids = [torch.randint(-8, 9, s) for s in shapes]
-    _, coarse = ups([g.float().view(1, 1, *g.shape) for g in grids])
+    dense, coarse = ups([g.float().view(1, 1, *g.shape) for g in grids])
     fixed = FixedPointUpsampling(ups)
     fixed.add_grid(3, grids[3])
     for grid in (2, 1, 0):
@@ -100,6 +101,7 @@ def test_fixed_point_upsampling_follows_the_float_one():
         assert state.dtype == torch.int64 and state.shape == coarse[grid].shape
         assert (state.double() / 2**16 - coarse[grid].double()).abs().max() < 1e-3
         fixed.add_grid(grid, grids[grid])
+    assert (fixed.dense().double() / 2**16 - dense.double()).abs().max() < 1e-3
 
 
 @pytest.mark.parametrize("n", [8, 16, 24, 32, 14])
@@ -263,7 +265,8 @@ def test_decoder_output_does_not_depend_on_the_thread_count(monkeypatch):
         for p in model.synthesis.parameters():
             p.add_(0.1 * torch.randn_like(p))
     grids = [torch.randint(-3, 4, (h, w)) for h, w in model.arch.grid_shapes]
+    dense = fixed_dense_state(model, grids)
     torch.set_num_threads(1)
-    one = synthesize_grids(model, grids)
+    one = synthesize_fixed(model, dense)
     torch.set_num_threads(4)
-    assert torch.equal(synthesize_grids(model, grids), one)
+    assert torch.equal(synthesize_fixed(model, dense), one)

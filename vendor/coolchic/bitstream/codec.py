@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Writing a trained model as a ``.cool`` file and decoding one.
 
+The decoded image is the float synthesis of the fixed-point upsampling of the
+integer latents: the same computation on both sides, on one CPU thread.
+
 The decoder is provider-agnostic: the header names the context provider and
 its fields, the registry of installed providers rebuilds it, and the host
 gathers the causal context and asks the provider for the coarse one.
@@ -21,6 +24,7 @@ from coolchic.bitstream.header import (
     pack_header,
     unpack_header,
 )
+from coolchic.bitstream.fixedpoint import FRAC_BITS, FixedPointUpsampling
 from coolchic.bitstream.latents import decode_latents, encode_latents
 from coolchic.errors import BitstreamError
 from coolchic.expgolomb import decode_signed, encode_signed
@@ -48,22 +52,28 @@ def integer_latents(model: CoolChic) -> list[Tensor]:
         return [g[0, 0].to(torch.int64).cpu() for g in model.quantized_latents()]
 
 
+def fixed_dense_state(model: CoolChic, grids: list[Tensor]) -> Tensor:
+    """Fixed-point synthesis input ``[1, L, H, W]`` (int64) from integer grids."""
+    upsampling = FixedPointUpsampling(model.upsampling)
+    for grid in range(len(grids) - 1, -1, -1):
+        upsampling.add_grid(grid, grids[grid])
+    return upsampling.dense()
+
+
 @torch.no_grad()
-def synthesize_grids(model: CoolChic, grids: list[Tensor]) -> Tensor:
-    """Float decoder output from integer grids (upsampling then synthesis).
+def synthesize_fixed(model: CoolChic, dense: Tensor) -> Tensor:
+    """Float decoder output from the fixed-point dense state.
 
     Runs on one CPU thread: the thread count must not change the image.
     """
     model.eval()
-    floats = [g.to(torch.float32).view(1, 1, *g.shape) for g in grids]
     with single_thread():
-        dense, _ = model.upsampling(floats)
-        return model.synthesize(dense)
+        return model.synthesize(dense.to(torch.float32) / 2.0**FRAC_BITS)
 
 
 def reconstruct(model: CoolChic, grids: list[Tensor]) -> Tensor:
-    """The decoded image, on the 8-bit grid."""
-    return to_8bit(synthesize_grids(model, grids))
+    """The decoded image of integer grids, on the 8-bit grid."""
+    return to_8bit(synthesize_fixed(model, fixed_dense_state(model, grids)))
 
 
 def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]]) -> bytes:
@@ -125,11 +135,11 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
             except (EOFError, ValueError) as error:
                 raise BitstreamError(f"corrupt {network} {kind} section ({error})") from None
             _assign(params, ints, code.step_exponent)
-    grids = decode_latents(model, data[position:], max_batch=max_batch)
+    grids, dense = decode_latents(model, data[position:], max_batch=max_batch)
     for grid in grids:
         if grid.numel() and (grid.min() < -LATENT_BOUND or grid.max() >= LATENT_BOUND):
             raise BitstreamError("decoded latent out of range")
-    image = reconstruct(model, grids)
+    image = to_8bit(synthesize_fixed(model, dense))
     if not torch.isfinite(image).all():
         raise BitstreamError("the decoded networks produce a non-finite image")
     return DecodedImage(image=image, header=header, n_bytes=len(data))

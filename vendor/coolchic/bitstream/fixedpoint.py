@@ -186,3 +186,9 @@ class FixedPointUpsampling:
             preconcat = fixed_preconcat(self.upsampling.preconcats[stage], fixed)
             self.state = torch.cat([preconcat, up[0]])
         self._up = None
+
+    def dense(self) -> Tensor:
+        """The synthesis input ``[1, L, H_0, W_0]`` (int64) once grid 0 was added."""
+        if self.state is None or self.state.shape[0] != self.n_grids:
+            raise ValueError("every grid must be added before the dense state exists")
+        return self.state.unsqueeze(0)

@@ -15,7 +15,9 @@ evaluates it for the whole grid. Integer arithmetic makes both identical::
     y=2: 10 11 12 13 14 15 16 ...
 
 Before a grid is coded, the coarse context its provider asks for is computed
-from the fixed-point upsampling of the grids already coded.
+from the fixed-point upsampling of the grids already coded; the decoder
+carries that upsampling down to the finest grid, and its last state is the
+synthesis input, so a provider reading coarse grids costs no extra upsampling.
 """
 
 from __future__ import annotations
@@ -73,12 +75,12 @@ class _GridCoding:
 
     family = constriction.stream.model.QuantizedLaplace(-LATENT_BOUND, LATENT_BOUND - 1)
 
-    def __init__(self, model: CoolChic) -> None:
+    def __init__(self, model: CoolChic, keep_dense: bool) -> None:
         self.model = model
         self.arm = FixedPointArm(model.arm)
         self.mu_table, self.scale_table = mu_scale_tables()
-        needs_upsampling = any(model.coarse_sizes)
-        self.upsampling = FixedPointUpsampling(model.upsampling) if needs_upsampling else None
+        needed = keep_dense or any(model.coarse_sizes)
+        self.upsampling = FixedPointUpsampling(model.upsampling) if needed else None
 
     def coarse_context(self, grid: int) -> Tensor | None:
         if self.model.coarse_sizes[grid] == 0:
@@ -107,7 +109,7 @@ class _GridCoding:
 
 def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
     """Range code integer grids ``[H_i, W_i]`` (finest first); returns the bytes."""
-    coding = _GridCoding(model)
+    coding = _GridCoding(model, keep_dense=False)
     encoder = constriction.stream.queue.RangeEncoder()
     for grid in range(len(grids) - 1, -1, -1):
         values = grids[grid].to(torch.int64)
@@ -124,17 +126,21 @@ def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
     return encoder.get_compressed().astype("<u4").tobytes()
 
 
-def decode_latents(model: CoolChic, data: bytes, max_batch: int = 0) -> list[Tensor]:
+def decode_latents(
+    model: CoolChic, data: bytes, max_batch: int = 0
+) -> tuple[list[Tensor], Tensor]:
     """Inverse of :func:`encode_latents`; ``max_batch`` > 0 slices the wavefront steps.
 
-    Raises :class:`BitstreamError` if the range coder rejects ``data``.
+    Returns the integer grids and the fixed-point dense state of the
+    upsampling (the synthesis input), computed along the way. Raises
+    :class:`BitstreamError` if the range coder rejects ``data``.
     """
     with single_thread():  # thousands of tiny operations
         return _decode_latents(model, data, max_batch)
 
 
-def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> list[Tensor]:
-    coding = _GridCoding(model)
+def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> tuple[list[Tensor], Tensor]:
+    coding = _GridCoding(model, keep_dense=True)
     try:
         decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
     except Exception as error:  # constriction raises its own types
@@ -170,4 +176,4 @@ def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> list[Tensor
         values = buffer.view(height + 2 * r, padded_width)[r : r + height, r : r + width]
         grids[grid] = values.clone()
         coding.grid_done(grid, grids[grid])
-    return grids
+    return grids, coding.upsampling.dense()
