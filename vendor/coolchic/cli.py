@@ -18,6 +18,7 @@ from coolchic.hooks import ProviderError
 COMMANDS = {
     "encode": ("coolchic.commands.encode", "train a model on an image and write it"),
     "decode": ("coolchic.commands.decode", "rebuild an image from a .cool file"),
+    "complexity": ("coolchic.commands.complexity", "count the decoder's MAC per pixel (fvcore)"),
     "demo": ("coolchic.commands.demo", "encode a generated image with a fast setting"),
 }
 PROG = "mrc-coolchic"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from coolchic.errors import CoolChicError
 from coolchic.model import NETWORKS, CoolChic
 
 
@@ -48,6 +49,10 @@ class Complexity:
         return sum(self.per_module.values())
 
 
+class ComplexityMismatch(CoolChicError):
+    """Two decoders that should cost the same do not."""
+
+
 @torch.no_grad()
 def count_macs(model: CoolChic) -> Complexity:
     """MAC per decoded pixel of ``model``'s decoder, per network and in total."""
@@ -67,3 +72,13 @@ def count_macs(model: CoolChic) -> Complexity:
     n_pixels = model.arch.height * model.arch.width
     per_module = {name: by_module.get(name, 0) / n_pixels for name in NETWORKS}
     return Complexity(n_pixels=n_pixels, per_module=per_module)
+
+
+def compare(name_a: str, a: Complexity, name_b: str, b: Complexity) -> list[str]:
+    """One line per module whose MAC/pixel differs between ``a`` and ``b`` (none: equal)."""
+    return [
+        f"{module}: {a.per_module[module]:.4f} MAC/pixel with {name_a}, "
+        f"{b.per_module[module]:.4f} with {name_b}"
+        for module in NETWORKS
+        if a.per_module[module] != b.per_module[module]
+    ]

@@ -78,6 +78,10 @@ class ProviderError(ValueError):
     """A provider is registered twice, unknown, or breaks the contract."""
 
 
+class ContextSizeError(ProviderError):
+    """A provider's context does not have the ARM's size: it would change the decoder."""
+
+
 @dataclass(frozen=True)
 class ProviderSetup:
     """What the host tells a provider about the model it serves.
@@ -272,7 +276,7 @@ def check_provider(provider: ContextProvider, setup: ProviderSetup) -> None:
                 f"yet coarse_size is {n_coarse}"
             )
         if len(offsets) + n_coarse != setup.n_contexts:
-            raise ProviderError(
+            raise ContextSizeError(
                 f"provider {name!r}, grid {grid}: {len(offsets)} causal + {n_coarse} coarse "
                 f"values != the ARM's {setup.n_contexts} contexts"
             )

@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""fvcore complexity: MRC leaves the decoder's MAC/pixel unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coolchic.arm import arm_macs_per_latent
+from coolchic.cli import main
+from coolchic.commands.complexity import build_parser, check_unchanged, decoder_complexity
+from coolchic.commands.encode import resolve_shipped_configs
+from coolchic.complexity import ComplexityMismatch
+from coolchic.config import SHIPPED_CONFIGS
+from coolchic.hooks import collect_providers, hookimpl
+from coolchic.plugins import host_plugin_manager
+
+from .conftest import ColocatedProvider
+
+
+def options_for(*argv: str) -> dict:
+    manager = host_plugin_manager()
+    return vars(build_parser(manager).parse_args(resolve_shipped_configs(list(argv))))
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return collect_providers(host_plugin_manager())
+
+
+@pytest.mark.parametrize("config", SHIPPED_CONFIGS)
+def test_mrc_costs_the_same_as_spatial_at_every_depth(config, registry):
+    spatial = decoder_complexity(options_for("--dec_cfg", config), registry, 48, 80)
+    for depth in range(7):
+        options = options_for("--dec_cfg", config, "--context_provider", "mrc",
+                              "--mrc_depth", str(depth))
+        counted, reference = check_unchanged(options, "spatial", registry, 48, 80)
+        assert counted.per_module == reference.per_module == spatial.per_module
+        assert counted.total_mac_per_pixel == spatial.total_mac_per_pixel
+
+
+def test_full_size_paper_config_depth_six(registry):
+    options = options_for("--dec_cfg", "paper", "--context_provider", "mrc")
+    counted, reference = check_unchanged(options, "spatial", registry, 512, 768)
+    assert counted.total_mac_per_pixel == reference.total_mac_per_pixel
+
+
+@pytest.mark.parametrize("config", SHIPPED_CONFIGS)
+def test_arm_count_matches_a_hand_count(config, registry):
+    options = options_for("--dec_cfg", config)
+    height, width = 40, 56
+    counted = decoder_complexity(options, registry, height, width)
+    from coolchic.architecture import architecture_from_options
+
+    arch = architecture_from_options(options, height, width)
+    per_latent = arm_macs_per_latent(arch.n_contexts, arch.n_hidden_arm, arch.arm_stabiliser)
+    assert counted.per_module["arm"] == arch.n_latents * per_latent / (height * width)
+
+
+def test_v4_hop_matches_upstreams_published_count(registry):
+    counted = decoder_complexity(options_for("--dec_cfg", "hop"), registry, 512, 768)
+    # Cool-chic v4 reports 1433 MAC/pixel for hop at 512x768 (ARM 16,2, 48-feature synthesis).
+    assert round(counted.total_mac_per_pixel) == 1433
+    assert round(counted.per_module["upsampling"]) == 66
+
+
+class _WideProvider(ColocatedProvider):
+    """Broken on purpose: one coarse value too many (N + 1 values per latent)."""
+
+    name = "wide"
+
+    def causal_offsets(self, grid):
+        return super().causal_offsets(grid) if self._is_coarsest(grid) else \
+            list(super().causal_offsets(grid)) + [(-4, -4)]
+
+
+def test_a_provider_changing_the_context_size_is_caught(capsys):
+    class Plugin:
+        @hookimpl
+        def coolchic_register_context_providers(self, register):
+            register("wide", _WideProvider)
+
+    manager = host_plugin_manager()
+    manager.register(Plugin())
+    registry = collect_providers(manager)
+    options = options_for("--dec_cfg", "lop") | {"context_provider": "wide"}
+    with pytest.raises(ComplexityMismatch, match=r"^arm: provider 'wide' changes the ARM input"):
+        check_unchanged(options, "spatial", registry, 32, 32)
+
+
+def test_cli_table_json_and_compare(capsys):
+    assert main(["complexity", "--dec_cfg", "lop", "--height", "32", "--width", "48",
+                 "--context_provider", "mrc", "--mrc_depth", "3", "--compare-with", "spatial"]) == 0
+    out = capsys.readouterr().out
+    assert "identical: mrc and spatial" in out and "arm" in out and "total" in out
+    assert main(["complexity", "--dec_cfg", "hop", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["per_module"]) == {"arm", "upsampling", "synthesis"}
+    assert report["total_mac_per_pixel"] == pytest.approx(sum(report["per_module"].values()))
+    assert (report["height"], report["width"]) == (512, 768)
+
+
+def test_cli_reports_a_context_size_mrc_cannot_serve(capsys):
+    code = main(["complexity", "--arm", "14,2", "--context_provider", "mrc", "--height", "32",
+                 "--width", "32", "--compare-with", "spatial"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "tables exist for 8, 16, 24, 32" in err
+
+
+def test_cli_exits_1_naming_the_module_for_a_broken_provider(monkeypatch, capsys):
+    class Plugin:
+        @hookimpl
+        def coolchic_register_context_providers(self, register):
+            register("wide", _WideProvider)
+
+    def manager_with_wide(autoload=None):
+        manager = host_plugin_manager(autoload)
+        manager.register(Plugin())
+        return manager
+
+    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", manager_with_wide)
+    code = main(["complexity", "--dec_cfg", "lop", "--context_provider", "wide", "--height",
+                 "32", "--width", "32", "--compare-with", "spatial"])
+    assert code == 1
+    assert "complexity differs: arm: provider 'wide'" in capsys.readouterr().out
