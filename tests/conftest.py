@@ -6,12 +6,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
 from coolchic.context import spatial_offsets
 from coolchic.hooks import ProviderSetup, hookimpl
 from coolchic.imageio import demo_image, save_png
+
+
+#: Data and anchors beside the checkout (not part of the repository).
+SHARED = Path(os.environ.get("MRC_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+needs_shared = pytest.mark.skipif(
+    not (SHARED / "anchors").is_dir(), reason=f"no shared data at {SHARED} (set MRC_SHARED)"
+)
 
 
 class ColocatedProvider:

@@ -20,6 +20,9 @@ COMMANDS = {
     "decode": ("coolchic.commands.decode", "rebuild an image from a .cool file"),
     "complexity": ("coolchic.commands.complexity", "count the decoder's MAC per pixel (fvcore)"),
     "demo": ("coolchic.commands.demo", "encode a generated image with a fast setting"),
+    # A/B tooling ships with mrc_plugin; imported only when asked for.
+    "ab": ("mrc_plugin.ab.command", "compare two context providers on a folder of images"),
+    "bdrate": ("mrc_plugin.ab.bdrate_command", "BD-rate between two rate-distortion curves"),
 }
 PROG = "mrc-coolchic"
 

@@ -12,6 +12,7 @@ import torch
 
 from coolchic.bitstream.codec import read_bitstream
 from coolchic.cli import guarded
+from coolchic.encoder import write_json
 from coolchic.errors import BitstreamError
 from coolchic.hooks import collect_providers
 from coolchic.imageio import save_png
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="at most this many latents per ARM call (0: a whole wavefront step)",
     )
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: default)")
+    parser.add_argument("--results", help="write a JSON summary (size, rate, decode time) here")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser
 
@@ -53,6 +55,13 @@ def run(args) -> int:
     elapsed = time.monotonic() - start
     save_png(decoded.image, args.output)
     arch = decoded.header.arch
+    if args.results:
+        write_json(args.results, {
+            "bitstream": str(path), "output": str(args.output), "height": arch.height,
+            "width": arch.width, "bitstream_bytes": decoded.n_bytes, "rate_bpp": decoded.rate_bpp,
+            "context_provider": decoded.header.provider_name,
+            "provider_fields": decoded.header.provider_fields, "decode_time_s": elapsed,
+        })
     print(
         f"{path.name}: {arch.width}x{arch.height}, {decoded.n_bytes} bytes "
         f"({decoded.rate_bpp:.4f} bpp), provider {decoded.header.provider_name}, "

@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""A/B comparisons of two context providers: jobs, reports, BD-rate tools."""

@@ -1,0 +1,117 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""mrc-coolchic ab: jobs, resume, outputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+
+import pytest
+from PIL import Image
+
+from coolchic.cli import main
+from coolchic.errors import ConfigError
+from coolchic.imageio import demo_image, save_png
+from mrc_plugin.ab.jobs import Job, Variant
+
+FAST = ["--n_itr", "40", "--preset", "fast", "--dec_cfg", "lop", "--device", "cpu",
+        "--workers", "2"]
+
+
+def test_variant_specs():
+    mrc = Variant.parse("mrc:depth=6")
+    assert (mrc.provider, mrc.label, mrc.spec) == ("mrc", "mrc-depth6", "mrc:depth=6")
+    assert mrc.encoder_arguments() == ["--context_provider", "mrc", "--mrc_depth", "6"]
+    assert Variant.parse("spatial").encoder_arguments() == ["--context_provider", "spatial"]
+    for bad in ("", "Mrc", "mrc:", "mrc:depth", "mrc:depth=6:", "a b"):
+        with pytest.raises(ConfigError, match="expected NAME or NAME:key=value"):
+            Variant.parse(bad)
+
+
+def test_job_key_follows_every_setting(tmp_path):
+    image = tmp_path / "x.png"
+    save_png(demo_image(8, 8), image)
+    cfg = tmp_path / "c.cfg"
+    cfg.write_text("arm = 8,2\n")
+    job = Job(Variant.parse("spatial"), image, 1e-3, 40, "fast", str(cfg), 0, "cpu",
+              tmp_path / "work")
+    key = job.key()
+    assert job.key() == key
+    assert replace(job, workdir=tmp_path / "elsewhere").key() == key
+    for changed in (replace(job, n_itr=41), replace(job, lmbda=2e-3), replace(job, seed=1),
+                    replace(job, preset="intra"), replace(job, device="cuda"),
+                    replace(job, variant=Variant.parse("mrc:depth=3"))):
+        assert changed.key() != key
+    cfg.write_text("arm = 16,2\n")
+    assert job.key() != key
+    cfg.write_text("arm = 8,2\n")
+    save_png(demo_image(8, 8, seed=5), image)
+    assert job.key() != key
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save_png(demo_image(16, 24, seed=1), folder / "one.png")
+    save_png(demo_image(16, 24, seed=2), folder / "two.png")
+    return folder
+
+
+def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
+    out = tmp_path / "ab"
+    args = ["ab", "--images", str(image_folder), "--lmbda", "0.004,0.001", "--out", str(out),
+            *FAST]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert "8 jobs (0 finished earlier, 8 to run)" in captured.err
+    assert "mrc-depth6 vs spatial on 2 images: BD-rate" in captured.out
+    for name in ("spatial.json", "mrc-depth6.json", "per_image.csv", "per_image.json",
+                 "summary.json", "rd.png"):
+        assert (out / name).is_file(), name
+    curve = json.loads((out / "mrc-depth6.json").read_text())
+    assert curve["name"] == "mrc-depth6" and curve["lmbda"] == [0.004, 0.001]
+    for key in ("psnr-rgb", "bpp", "encoding_time", "decoding_time"):
+        assert len(curve["results"][key]) == 2, key
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("bd_rate_percent", "bd_rate_cubic_percent", "mean_per_image_bd_rate_percent",
+                "bd_rate_latent_percent", "aggregation", "interpolation", "settings"):
+        assert key in summary, key
+    assert summary["bd_rate_cubic_percent"] is None  # two lambdas: no cubic fit
+    assert set(summary["per_image_bd_rate_percent"]) == {"one", "two"}
+    rows = list(csv.DictReader((out / "per_image.csv").read_text().splitlines()))
+    assert len(rows) == 8 and {r["variant"] for r in rows} == {"spatial", "mrc-depth6"}
+    for row in rows:  # rates come from the files, PSNRs from the decoded PNGs
+        job = json.loads((out / "jobs" / row["variant"] / row["image"] / f"lmbda{row['lmbda']}"
+                          / "job.json").read_text())
+        assert job["bpp"] == 8 * job["bitstream_bytes"] / (16 * 24)
+        assert job["psnr_rgb"] == job["encoder_psnr"]
+    assert Image.open(out / "rd.png").size[0] > 100
+
+    records = sorted(out.glob("jobs/*/*/*/job.json"))
+    stamps = [p.stat().st_mtime_ns for p in records]
+    assert main(args) == 0
+    assert "8 jobs (8 finished earlier, 0 to run)" in capsys.readouterr().err
+    assert [p.stat().st_mtime_ns for p in records] == stamps
+
+    # An interrupted job (no job.json) and a new lambda are the only work left.
+    (out / "jobs" / "spatial" / "two" / "lmbda0.001" / "job.json").unlink()
+    args[args.index("0.004,0.001")] = "0.004,0.001,0.02"
+    assert main(args) == 0
+    assert "12 jobs (7 finished earlier, 5 to run)" in capsys.readouterr().err
+    assert json.loads((out / "spatial.json").read_text())["lmbda"] == [0.02, 0.004, 0.001]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--images", "/nonexistent"], "not a folder"),
+    (["--lmbda", "0.01,-1"], "distinct positive"),
+    (["--b", "spatial"], "are the same variant"),
+    (["--names", "three"], "no three.png"),
+    (["--dec_cfg", "missing.cfg"], "no such file"),
+])
+def test_ab_bad_arguments(argv, message, image_folder, tmp_path, capsys):
+    base = ["ab", "--images", str(image_folder), "--out", str(tmp_path / "o"), *FAST]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
