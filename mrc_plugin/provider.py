@@ -43,17 +43,6 @@ from mrc_plugin.tables import MAX_DEPTH, RADIUS, context_tables, index_to_offset
 DEFAULT_DEPTH = 6
 
 
-def _gather(plane: Tensor, offsets: list[Offset]) -> Tensor:
-    """Values of ``plane`` ([H, W]) at ``offsets`` around each position, zero outside."""
-    height, width = plane.shape
-    padded = F.pad(plane.view(1, 1, height, width), (RADIUS,) * 4)[0, 0]
-    columns = [
-        padded[RADIUS + dy : RADIUS + dy + height, RADIUS + dx : RADIUS + dx + width].reshape(-1)
-        for dy, dx in offsets
-    ]
-    return torch.stack(columns, dim=1)
-
-
 class MRCProvider:
     """Context of grid i: causal positions plus positions in the upsampled coarser grids."""
 
@@ -97,8 +86,14 @@ class MRCProvider:
 
     def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
         # state[0, k - 1] is the k-th coarser grid at the resolution of grid `grid`.
-        parts = [_gather(state[0, k - 1], offsets) for k, offsets in self._coarse[grid]]
-        return torch.cat(parts, dim=1)
+        height, width = state.shape[-2:]
+        padded = F.pad(state, (RADIUS,) * 4)[0]
+        picked = [
+            padded[k - 1, RADIUS + dy : RADIUS + dy + height, RADIUS + dx : RADIUS + dx + width]
+            for k, offsets in self._coarse[grid]
+            for dy, dx in offsets
+        ]
+        return torch.stack(picked, dim=-1).reshape(height * width, -1)
 
     def header_fields(self) -> dict[str, int]:
         return {"depth": self.depth}

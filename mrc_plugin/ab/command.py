@@ -123,10 +123,11 @@ def run(args) -> int:
     images = collect_images(args.images, args.names)
     lambdas = parse_lambdas(args.lmbda)
     out = Path(args.out)
+    # Variants innermost: an interrupted run leaves complete A/B pairs behind.
     jobs = [
         Job(variant, image, lmbda, args.n_itr, args.preset, args.dec_cfg, args.seed, args.device,
             out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}")
-        for variant in variants for image in images for lmbda in lambdas
+        for image in images for lmbda in lambdas for variant in variants
     ]
     records = {job: job.finished_record() for job in jobs}
     pending = [job for job, record in records.items() if record is None]

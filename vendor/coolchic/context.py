@@ -85,7 +85,11 @@ def gather_offsets(grid: Tensor, offsets: Sequence[Offset]) -> Tensor:
     if not offsets:
         return grid.new_zeros(height * width, 0)
     r = WINDOW_RADIUS
-    padded = F.pad(grid, (r, r, r, r))
-    picked = [padded[0, :, r + dy : r + dy + height, r + dx : r + dx + width] for dy, dx in offsets]
-    stacked = torch.stack(picked, dim=1)  # [C, K, H, W]
-    return stacked.reshape(channels * len(offsets), height * width).T
+    padded = F.pad(grid, (r, r, r, r))[0]
+    picked = [
+        padded[c, r + dy : r + dy + height, r + dx : r + dx + width]
+        for c in range(channels)
+        for dy, dx in offsets
+    ]
+    # Stacking last makes the [H * W, K] result contiguous without another copy.
+    return torch.stack(picked, dim=-1).reshape(height * width, -1)
