@@ -22,9 +22,10 @@ latent being coded, ``o`` co-located)::
                                . . . x x x . . .
 
 Depth is capped, grid by grid, by the number of coarser grids: the coarsest
-grid uses the depth-0 table, Cool-chic's own v4 context. Tables exist for
-N = 8, 16, 24 and 32 (``mrc_plugin/data``). This module imports only the
-hook contract and torch, so it runs in any host that ships
+grid uses the depth-0 table, Cool-chic's own context. The paper's tables
+cover N = 8, 16, 24 and 32; for upstream Cool-chic 5.0.1's sizes (6, 10, 14,
+20) ``mrc_plugin.tables`` derives tables by the paper's rule. This module
+imports only the hook contract and torch, so it runs in any host that ships
 ``coolchic/hooks.py``.
 """
 
@@ -38,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from coolchic.hooks import Offset, ProviderError, ProviderSetup
-from mrc_plugin.tables import MAX_DEPTH, RADIUS, context_tables, index_to_offset, table_sizes
+from mrc_plugin.tables import MAX_DEPTH, RADIUS, index_to_offset, table, table_sizes
 
 DEFAULT_DEPTH = 6
 
@@ -51,8 +52,7 @@ class MRCProvider:
     def __init__(self, setup: ProviderSetup, depth: int) -> None:
         if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
             raise ProviderError(f"mrc_depth = {depth}: must be an integer in 0..{MAX_DEPTH}")
-        tables = context_tables()
-        if setup.n_contexts not in tables:
+        if table(setup.n_contexts, 0) is None:
             sizes = ", ".join(str(n) for n in table_sizes())
             raise ProviderError(
                 f"mrc has no context table for an ARM with {setup.n_contexts} contexts; "
@@ -62,7 +62,7 @@ class MRCProvider:
         self._causal: list[list[Offset]] = []
         self._coarse: list[list[tuple[int, list[Offset]]]] = []
         for grid in range(setup.n_grids):
-            row = tables[setup.n_contexts][min(depth, setup.n_grids - 1 - grid)]
+            row = table(setup.n_contexts, min(depth, setup.n_grids - 1 - grid))
             self._causal.append([index_to_offset(i) for i in row[0]])
             self._coarse.append(
                 [(k, [index_to_offset(i) for i in row[k]]) for k in sorted(row) if k >= 1]

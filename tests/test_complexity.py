@@ -102,11 +102,11 @@ def test_cli_table_json_and_compare(capsys):
 
 
 def test_cli_reports_a_context_size_mrc_cannot_serve(capsys):
-    code = main(["complexity", "--arm", "14,2", "--context_provider", "mrc", "--height", "32",
+    code = main(["complexity", "--arm", "12,2", "--context_provider", "mrc", "--height", "32",
                  "--width", "32", "--compare-with", "spatial"])
     assert code == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "tables exist for 8, 16, 24, 32" in err
+    assert "\n" not in err and "tables exist for 6, 8, 10, 14, 16, 20, 24, 32" in err
 
 
 def test_cli_exits_1_naming_the_module_for_a_broken_provider(monkeypatch, capsys):
@@ -125,3 +125,12 @@ def test_cli_exits_1_naming_the_module_for_a_broken_provider(monkeypatch, capsys
                  "32", "--width", "32", "--compare-with", "spatial"])
     assert code == 1
     assert "complexity differs: arm: provider 'wide'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("arm", ["6,2/stabiliser", "10,2/stabiliser", "14,2/stabiliser",
+                                 "20,2/stabiliser"])
+def test_mrc_on_upstream_v5_context_sizes_costs_the_same(arm, registry):
+    for depth in (1, 6):
+        options = options_for("--arm", arm, "--context_provider", "mrc", "--mrc_depth", str(depth))
+        counted, reference = check_unchanged(options, "spatial", registry, 40, 56)
+        assert counted.per_module == reference.per_module

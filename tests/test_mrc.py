@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from coolchic.imageio import demo_image, load_image, psnr_8bit
 from coolchic.plugins import host_plugin_manager
 from mrc_plugin import provider as provider_module
 from mrc_plugin.provider import MRCProvider
-from mrc_plugin.tables import context_tables
+from mrc_plugin.tables import context_tables, designed_table, table
 
 from .test_encode import _options
 
@@ -59,7 +60,7 @@ def test_tables_add_up_and_depth_zero_is_cool_chic_v4():
             assert all(0 <= i < 81 for k in row for i in row[k])
 
 
-@pytest.mark.parametrize("n", [8, 16, 24, 32])
+@pytest.mark.parametrize("n", [6, 8, 10, 14, 16, 20, 24, 32])
 @pytest.mark.parametrize("depth", range(7))
 def test_every_depth_keeps_the_context_size(n, depth):
     for n_grids in (1, 2, 4, 7, 9):
@@ -68,10 +69,10 @@ def test_every_depth_keeps_the_context_size(n, depth):
         check_provider(provider, setup)  # N values per grid, causal offsets
         for grid in range(n_grids):
             effective = min(depth, n_grids - 1 - grid)
-            assert provider.coarse_size(grid) == n - len(context_tables()[n][effective][0])
+            assert provider.coarse_size(grid) == n - len(table(n, effective)[0])
 
 
-@pytest.mark.parametrize("n", [8, 16, 24, 32])
+@pytest.mark.parametrize("n", [6, 8, 10, 14, 16, 20, 24, 32])
 def test_depth_zero_is_the_spatial_context(n):
     provider = MRCProvider(setup_for(n), 0)
     for grid in range(7):
@@ -85,10 +86,29 @@ def test_depth_out_of_range_is_refused(depth):
         MRCProvider(setup_for(16), depth)
 
 
-@pytest.mark.parametrize("n", [6, 10, 14, 20])
+def test_designed_tables_follow_the_papers_rule():
+    # Where the paper has tables, the rule gives exactly its coarse positions.
+    for n in (8, 16):
+        for depth in range(7):
+            paper = context_tables()[n][depth]
+            ours = designed_table(n, depth)
+            assert {k: set(v) for k, v in ours.items() if k} == {
+                k: set(v) for k, v in paper.items() if k}, (n, depth)
+            assert len(ours[0]) == len(paper[0])
+    # v5 sizes: at least the two nearest neighbours stay causal, depth is capped.
+    assert designed_table(6, 6) == {0: (39, 31), 1: (40,), 2: (40,), 3: (40,), 4: (40,)}
+    assert designed_table(14, 1) == {0: spatial_offsets_indices(10), 1: (40, 41, 49, 39)}
+    assert designed_table(20, 3)[1] == (40, 41, 49)
+
+
+def spatial_offsets_indices(n):
+    return tuple((dy + 4) * 9 + dx + 4 for dy, dx in spatial_offsets(n))
+
+
+@pytest.mark.parametrize("n", [5, 12, 40])
 def test_context_sizes_without_a_table_are_refused(n):
     with pytest.raises(ProviderError, match=f"no context table for an ARM with {n} contexts; "
-                                            "tables exist for 8, 16, 24, 32"):
+                                            "tables exist for 6, 8, 10, 14, 16, 20, 24, 32"):
         MRCProvider(setup_for(n), 6)
 
 
@@ -203,8 +223,7 @@ def test_paper_config_with_mrc_through_the_cli(tiny_png, tmp_path):
 
 
 def test_plugin_imports_only_the_contract_and_torch():
-    allowed_roots = {"torch", "coolchic", "mrc_plugin", "__future__", "collections", "typing",
-                     "json", "functools", "importlib"}
+    allowed_roots = {"torch", "coolchic", "mrc_plugin", *sys.stdlib_module_names}
     for path in (PLUGIN_DIR / name for name in ("plugin.py", "provider.py", "tables.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
@@ -217,3 +236,13 @@ def test_plugin_imports_only_the_contract_and_torch():
                 assert name.split(".")[0] in allowed_roots, (path.name, name)
                 if name.startswith("coolchic"):
                     assert name == "coolchic.hooks", (path.name, name)
+
+
+def test_v5_context_size_with_stabiliser_round_trip(registry):
+    target = demo_image(32, 40, seed=8)
+    options = _options(arm="14,2/stabiliser") | {"context_provider": "mrc", "mrc_depth": 6}
+    encoded = train_model(target, options, registry, torch.device("cpu"))
+    assert encoded.model.arch.n_contexts == 14 and encoded.model.arch.arm_stabiliser
+    data = write_bitstream(encoded.model, encoded.codes)
+    expected = reconstruct(encoded.model, integer_latents(encoded.model))
+    assert torch.equal(read_bitstream(data, registry).image, expected)
