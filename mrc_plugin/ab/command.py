@@ -22,7 +22,7 @@ from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.encoder import write_json
 from coolchic.errors import ConfigError
 from coolchic.presets import PRESETS
-from mrc_plugin.ab.jobs import Job, JobError, Variant, run_job
+from mrc_plugin.ab.jobs import Job, Variant, run_job
 from mrc_plugin.ab.report import compressai_json, plot_rd, summary, write_table
 
 PROG = "mrc-coolchic ab"
@@ -80,10 +80,11 @@ def parse_lambdas(text: str) -> list[float]:
 class Progress:
     """Jobs done / total with elapsed time and an ETA, on stderr."""
 
-    def __init__(self, total: int, stream=sys.stderr) -> None:
-        self.total, self.done, self.stream = total, 0, stream
+    def __init__(self, total: int, stream=None) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
         self.start = time.monotonic()
-        self.inplace = stream.isatty()
+        self.inplace = self.stream.isatty()
 
     def update(self, last: str) -> None:
         self.done += 1
@@ -135,21 +136,18 @@ def run(args) -> int:
     print(f"{len(jobs)} jobs ({len(jobs) - len(pending)} finished earlier, {len(pending)} to run),"
           f" {args.workers} workers x {threads} threads", file=sys.stderr)
     progress = Progress(len(pending))
+    pool = ThreadPoolExecutor(args.workers)
+    running = {pool.submit(run_job, job, threads): job for job in pending}
     try:
-        with ThreadPoolExecutor(args.workers) as pool:
-            running = {pool.submit(run_job, job, threads): job for job in pending}
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    job = running.pop(future)
-                    try:
-                        records[job] = future.result()
-                    except JobError:
-                        for other in running:
-                            other.cancel()
-                        raise
-                    progress.update(f"{job.variant.label} {job.image.stem} {job.lmbda}")
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = running.pop(future)
+                records[job] = future.result()
+                progress.update(f"{job.variant.label} {job.image.stem} {job.lmbda}")
     finally:
+        # On an error or Ctrl-C, start nothing more; jobs without job.json rerun next time.
+        pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
     all_records = list(records.values())
     settings = {k: v for k, v in vars(args).items() if k != "debug"}

@@ -27,7 +27,7 @@ from PIL import Image
 from coolchic import __version__
 from coolchic.config import resolve_config_path
 from coolchic.encoder import write_json
-from coolchic.errors import ConfigError
+from coolchic.errors import ConfigError, CoolChicError
 
 _SPEC = re.compile(r"^([a-z][a-z0-9_]*)((?::[a-z][a-z0-9_]*=[^:,=]+)*)$")
 
@@ -106,7 +106,7 @@ class Job:
         return record if record.get("key") == self.key() else None
 
 
-class JobError(RuntimeError):
+class JobError(CoolChicError):
     """A job's encode or decode failed."""
 
 

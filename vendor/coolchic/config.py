@@ -25,10 +25,24 @@ DEFAULT_CONFIG = "hop"
 
 
 class OneLineParser(configargparse.ArgumentParser):
-    """Reports bad options as one line (no usage dump) and exits with 2."""
+    """Reports bad options as one line (no usage dump) and exits with 2.
+
+    Abbreviated options are off: ``mrc_dept`` in a cfg file must be an error,
+    not ``mrc_depth``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        if message.startswith("unrecognized arguments:"):
+            keys = [a.split("=")[0].lstrip("-") for a in message.split(":", 1)[1].split()
+                    if a.startswith("--")]
+            if keys:
+                message = (f"unknown config key or option: {', '.join(keys)} "
+                           f"(see {self.prog} --help for the accepted keys)")
+        print(f"{self.prog}: error: {' '.join(message.split())}", file=sys.stderr)
         sys.exit(2)
 
 

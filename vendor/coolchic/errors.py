@@ -16,3 +16,7 @@ class ImageError(CoolChicError):
 
 class BitstreamError(CoolChicError):
     """A bitstream is malformed, truncated or of an unsupported version."""
+
+
+class OutputError(CoolChicError):
+    """An output file cannot be written."""

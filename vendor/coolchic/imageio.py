@@ -14,31 +14,68 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from coolchic.errors import ImageError
+from coolchic.errors import ImageError, OutputError
 
 #: Largest image we accept (pixels); bigger ones need more memory than we test.
 MAX_PIXELS = 4096 * 4096
 
 
+def _png_bit_depth(path: Path) -> int | None:
+    """Bit depth recorded in a PNG's IHDR chunk (None if not a PNG)."""
+    with open(path, "rb") as handle:
+        head = handle.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24]
+
+
+def _to_rgb(image: Image.Image, path: Path) -> Image.Image:
+    """Convert the modes we accept to 8-bit RGB; refuse the others by name."""
+    mode = image.mode
+    if mode == "RGB":
+        return image
+    if mode in ("L", "1"):
+        return image.convert("RGB")
+    if mode == "P":
+        image = image.convert("RGBA")  # keeps palette transparency, if any
+        mode = "RGBA"
+    if mode in ("RGBA", "LA"):
+        alpha = np.asarray(image.getchannel("A"))
+        if alpha.min() < 255:
+            raise ImageError(
+                f"{path}: has transparent pixels; only opaque images can be coded (RGB)"
+            )
+        return image.convert("RGB")
+    if mode.startswith("I") or mode == "F":
+        raise ImageError(f"{path}: {mode} images (16-bit or float) are not supported; use 8-bit")
+    raise ImageError(f"{path}: image mode {mode} is not supported; use 8-bit RGB or grayscale")
+
+
 def load_image(path: str | os.PathLike) -> Tensor:
-    """An 8-bit RGB image as a ``[1, 3, H, W]`` float tensor in [0, 1]."""
+    """An image as a ``[1, 3, H, W]`` float tensor on the 8-bit grid in [0, 1].
+
+    Accepted: 8-bit RGB; 8-bit grayscale, 1-bit and palette images (converted to
+    RGB); RGBA / LA / palette with transparency when every pixel is opaque.
+    Refused with an :class:`ImageError`: missing or unreadable files, 16-bit or
+    float images, transparency, other modes, more than :data:`MAX_PIXELS`.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
     try:
+        if _png_bit_depth(path) == 16:
+            raise ImageError(f"{path}: 16-bit PNG images are not supported; use 8-bit")
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise ImageError(f"{path}: {width}x{height} is larger than {MAX_PIXELS} pixels")
             image.load()
-            mode, size = image.mode, image.size
-            if mode != "RGB":
-                raise ImageError(
-                    f"{path}: image mode {mode} is not supported yet; give an 8-bit RGB image"
-                )
-            array = np.asarray(image, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ImageError(f"{path}: not a readable image ({error})") from None
-    width, height = size
-    if width * height > MAX_PIXELS:
-        raise ImageError(f"{path}: {width}x{height} is larger than {MAX_PIXELS} pixels")
+            array = np.asarray(_to_rgb(image, path), dtype=np.uint8)
+    except ImageError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        reason = " ".join(str(error).split())
+        raise ImageError(f"{path}: not a readable image ({reason})") from None
     chw = np.ascontiguousarray(array.transpose(2, 0, 1))
     return torch.from_numpy(chw).unsqueeze(0).float() / 255.0
 
@@ -62,7 +99,10 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write ({error.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -26,7 +26,7 @@ from coolchic.bitstream.header import (
 )
 from coolchic.bitstream.fixedpoint import FRAC_BITS, FixedPointUpsampling
 from coolchic.bitstream.latents import decode_latents, encode_latents
-from coolchic.errors import BitstreamError
+from coolchic.errors import BitstreamError, CoolChicError
 from coolchic.expgolomb import decode_signed, encode_signed
 from coolchic.hooks import ProviderError, ProviderRegistry
 from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
@@ -118,7 +118,7 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
             registry, header.provider_name, provider_setup(arch), header.provider_fields
         )
         model = CoolChic(arch, provider)
-    except (ProviderError, ValueError) as error:
+    except (ProviderError, ValueError, CoolChicError) as error:
         raise BitstreamError(f"cannot rebuild the decoder: {error}") from None
     model.eval()
     for network in NETWORK_ORDER:

@@ -47,6 +47,8 @@ NETWORK_ORDER = ("arm", "upsampling", "synthesis")
 PARAMETER_SETS = ("weight", "bias")
 MAX_SYNTHESIS_LAYERS = 16
 MAX_PROVIDER_FIELDS = 16
+LATENTS_PER_BIT = 1024
+FREE_LATENTS = 65536
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 assert set(NETWORK_ORDER) == set(SEARCH_ORDER)
 
@@ -203,6 +205,13 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     payload = sum(sum(v.values()) for v in section_bytes.values()) + latent_bytes
     _check(reader.pos + payload == len(data),
            f"header announces {reader.pos + payload} bytes but the file has {len(data)}")
+    n_latents = sum(
+        -(-height // 2**i) * -(-width // 2**i) for i in range(first, last + 1)
+    )
+    # Even the flattest image costs about 0.01 bit per latent: a file claiming far
+    # more latents than its bytes can carry is corrupt (and would be slow to decode).
+    _check(n_latents <= LATENTS_PER_BIT * 8 * latent_bytes + FREE_LATENTS,
+           f"{n_latents} latents cannot be coded in {latent_bytes} bytes")
     arch = Architecture(
         height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
         n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & 1), synthesis_layers=tuple(layers),

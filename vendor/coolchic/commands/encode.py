@@ -80,9 +80,9 @@ def resolve_shipped_configs(argv: Sequence[str]) -> list[str]:
 class ProgressLine:
     """One status line on stderr, rewritten in place on a terminal."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.inplace = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
+        self.inplace = self.stream.isatty()
 
     def __call__(self, event: ProgressEvent) -> None:
         e = event.evaluation
