@@ -130,7 +130,7 @@ def test_odd_sizes_encode_and_decode_exactly(height, width, tmp_path, capsys):
 
 # ----- configuration
 @pytest.mark.parametrize("argv, message", [
-    (["--context_provider", "nope"], "unknown context provider 'nope'; installed: mrc, spatial"),
+    (["--context_provider", "nope"], "unknown context provider 'nope'; installed: "),
     (["--context_provider", "mrc", "--mrc_depth", "9"], "mrc_depth = 9: must be an integer in 0..6"),
     (["--context_provider", "mrc", "--arm", "12,2"], "no context table for an ARM with 12 contexts"),
     (["--lmbda", "-0.5"], "lmbda = -0.5: must be positive"),
