@@ -14,6 +14,7 @@ from coolchic.cli import main
 from coolchic.errors import ConfigError
 from coolchic.imageio import demo_image, save_png
 from mrc_plugin.ab.jobs import Job, Variant
+from mrc_plugin.ab.report import rate_estimate_gap
 
 FAST = ["--n_itr", "40", "--preset", "fast", "--dec_cfg", "lop", "--device", "cpu",
         "--workers", "2"]
@@ -80,6 +81,8 @@ def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
         assert key in summary, key
     assert summary["bd_rate_cubic_percent"] is None  # two lambdas: no cubic fit
     assert set(summary["per_image_bd_rate_percent"]) == {"one", "two"}
+    for gap in summary["rate_vs_estimate"].values():
+        assert gap["n_files"] == 4 and gap["min_percent"] <= gap["mean_percent"] <= gap["max_percent"]
     rows = list(csv.DictReader((out / "per_image.csv").read_text().splitlines()))
     assert len(rows) == 8 and {r["variant"] for r in rows} == {"spatial", "mrc-depth6"}
     for row in rows:  # rates come from the files, PSNRs from the decoded PNGs
@@ -115,3 +118,12 @@ def test_ab_bad_arguments(argv, message, image_folder, tmp_path, capsys):
     assert main(base + argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_rate_estimate_gap_is_relative_to_the_estimate():
+    rows = [{"bpp": 1.1, "bpp_estimate": 1.0}, {"bpp": 0.97, "bpp_estimate": 1.0}]
+    gap = rate_estimate_gap(rows)
+    assert gap["n_files"] == 2
+    assert gap["max_percent"] == pytest.approx(10.0) and gap["min_percent"] == pytest.approx(-3.0)
+    assert gap["mean_percent"] == pytest.approx(3.5)
+    assert rate_estimate_gap([]) is None

@@ -72,6 +72,20 @@ def _bd(reference: dict, candidate: dict, interpolation: str = "pchip") -> float
         return None
 
 
+def rate_estimate_gap(records: Sequence[dict]) -> dict | None:
+    """How far the written files are from the encoder's rate estimate, in percent of it.
+
+    The gap is header bytes, range-coder overhead and rounding to whole bytes; it
+    is positive when the file is larger than the estimate.
+    """
+    gaps = [100.0 * (r["bpp"] / r["bpp_estimate"] - 1.0) for r in records
+            if r.get("bpp_estimate")]
+    if not gaps:
+        return None
+    return {"mean_percent": statistics.fmean(gaps), "min_percent": min(gaps),
+            "max_percent": max(gaps), "n_files": len(gaps)}
+
+
 def summary(
     reference: str, candidate: str, records: Sequence[dict], settings: dict
 ) -> dict:
@@ -103,6 +117,8 @@ def summary(
         "interpolation": INTERPOLATION,
         "rate": "8 x bytes of the written bitstream / pixels; PSNR of the decoded PNG",
         "curves": {reference: ref_curve, candidate: cand_curve},
+        "rate_vs_estimate": {reference: rate_estimate_gap(ref_rows),
+                             candidate: rate_estimate_gap(cand_rows)},
         "n_images": len(per_image),
         "settings": settings,
     }
