@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from coolchic.cli import guarded
+from coolchic.cli import StatusLine, guarded
 from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.encoder import write_json
 from coolchic.errors import ConfigError
@@ -77,14 +77,13 @@ def parse_lambdas(text: str) -> list[float]:
     return values
 
 
-class Progress:
+class Progress(StatusLine):
     """Jobs done / total with elapsed time and an ETA, on stderr."""
 
     def __init__(self, total: int, stream=None) -> None:
+        super().__init__(100, stream)
         self.total, self.done = total, 0
-        self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
         self.start = time.monotonic()
-        self.inplace = self.stream.isatty()
 
     def update(self, last: str) -> None:
         self.done += 1
@@ -92,14 +91,8 @@ class Progress:
         eta = elapsed / self.done * (self.total - self.done)
         width = 24
         filled = round(width * self.done / max(self.total, 1))
-        text = (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} jobs, "
-                f"{_clock(elapsed)} elapsed, ETA {_clock(eta)} | {last}")
-        self.stream.write(("\r" + text.ljust(100)) if self.inplace else text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.inplace:
-            self.stream.write("\n")
+        self.show(f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} jobs, "
+                  f"{_clock(elapsed)} elapsed, ETA {_clock(eta)} | {last}")
 
 
 def _clock(seconds: float) -> str:

@@ -34,6 +34,23 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+class StatusLine:
+    """One status line on stderr: rewritten in place on a terminal, else one line per update."""
+
+    def __init__(self, width: int, stream=None) -> None:
+        self.width = width
+        self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
+        self.inplace = self.stream.isatty()
+
+    def show(self, text: str) -> None:
+        self.stream.write(("\r" + text.ljust(self.width)) if self.inplace else text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.inplace:
+            self.stream.write("\n")
+
+
 def guarded(run: Callable[[], int], debug: bool, prog: str) -> int:
     """Run a command body, turning expected failures into one-line messages."""
     try:

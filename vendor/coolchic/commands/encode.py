@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from coolchic.cli import guarded
+from coolchic.cli import StatusLine, guarded
 from coolchic.config import (
     DEFAULT_CONFIG,
     SHIPPED_CONFIGS,
@@ -77,29 +76,19 @@ def resolve_shipped_configs(argv: Sequence[str]) -> list[str]:
     return resolved
 
 
-class ProgressLine:
-    """One status line on stderr, rewritten in place on a terminal."""
+class ProgressLine(StatusLine):
+    """The encoder's training progress, one line per evaluation."""
 
     def __init__(self, stream=None) -> None:
-        self.stream = stream or sys.stderr  # looked up now: tests swap sys.stderr
-        self.inplace = self.stream.isatty()
+        super().__init__(110, stream)
 
     def __call__(self, event: ProgressEvent) -> None:
         e = event.evaluation
-        text = (
+        self.show(
             f"itr {event.iteration:>6}/{event.total_iterations} | loss {e.loss:.4e} | "
             f"PSNR {e.psnr_db:6.2f} dB | {e.rate_bpp:6.4f} bpp | "
             f"{event.elapsed_s:7.1f} s | {event.stage}"
         )
-        if self.inplace:
-            self.stream.write("\r" + text.ljust(110))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.inplace:
-            self.stream.write("\n")
 
 
 def main(argv: Sequence[str]) -> int:
