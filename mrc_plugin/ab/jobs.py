@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 import shutil
 import subprocess
@@ -21,13 +20,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from coolchic import __version__
 from coolchic.config import resolve_config_path
 from coolchic.encoder import write_json
 from coolchic.errors import ConfigError, CoolChicError
+from coolchic.imageio import load_image, psnr_8bit
 
 _SPEC = re.compile(r"^([a-z][a-z0-9_]*)((?::[a-z][a-z0-9_]*=[^:,=]+)*)$")
 
@@ -117,13 +114,6 @@ def _run(command: list[str], what: str) -> None:
         raise JobError(f"{what} failed ({lines[-1] if lines else f'exit {done.returncode}'})")
 
 
-def psnr_of_files(decoded: Path, original: Path) -> float:
-    a = np.asarray(Image.open(decoded).convert("RGB"), dtype=np.int64)
-    b = np.asarray(Image.open(original).convert("RGB"), dtype=np.int64)
-    squared = int(np.sum((a - b) ** 2))
-    return math.inf if squared == 0 else 10 * math.log10(255.0**2 * a.size / squared)
-
-
 def run_job(job: Job, threads: int) -> dict:
     """Encode, decode and measure; returns (and stores) the job's record."""
     key = job.key()
@@ -161,7 +151,7 @@ def run_job(job: Job, threads: int) -> dict:
         "latent_bpp": 8 * encoded["latent_bytes"] / n_pixels,
         "nn_bpp": 8 * encoded["nn_bytes"] / n_pixels,
         "bpp_estimate": encoded["rate_bpp_estimate"],
-        "psnr_rgb": psnr_of_files(decoded, job.image),
+        "psnr_rgb": psnr_8bit(load_image(decoded), load_image(job.image)),
         "encoder_psnr": encoded["psnr_db"],
         "encoding_time": encoded["encode_time_s"],
         "encode_wall_time": wall,
