@@ -21,17 +21,10 @@ from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image, image_to_uint8, load_image, save_png
 from coolchic.plugins import host_plugin_manager
 
+from .helpers import one_line_error
 from .test_encode import _options
 
 FAST = ["--preset", "fast", "--n_itr", "40", "--dec_cfg", "lop", "--quiet", "--device", "cpu"]
-
-
-def _one_line_error(capsys, code, expected_code=2) -> str:
-    captured = capsys.readouterr()
-    err = captured.err.strip()
-    assert code == expected_code, err
-    assert err and "\n" not in err and "Traceback" not in err, err
-    return err
 
 
 # ----- input images
@@ -87,7 +80,7 @@ def test_convertible_images_load_as_rgb(images, name):
 def test_unsupported_images_are_refused_by_the_cli(images, name, message, tmp_path, capsys):
     out = tmp_path / "never.cool"
     code = main(["encode", "-i", str(images[name]), "-o", str(out), *FAST])
-    assert message in _one_line_error(capsys, code)
+    assert message in one_line_error(capsys, code)
     assert not out.exists()
 
 
@@ -146,7 +139,7 @@ def test_odd_sizes_encode_and_decode_exactly(height, width, tmp_path, capsys):
 def test_configuration_errors_name_the_key(argv, message, images, tmp_path, capsys):
     out = tmp_path / "never.cool"
     code = main(["encode", "-i", str(images["full.png"]), "-o", str(out), *FAST, *argv])
-    assert message in _one_line_error(capsys, code)
+    assert message in one_line_error(capsys, code)
     assert not out.exists()
 
 
@@ -155,7 +148,7 @@ def test_unknown_key_in_a_cfg_file_is_named(images, tmp_path, capsys):
     cfg.write_text("arm = 8,2\nmrc_dept = 3\n")
     code = main(["encode", "-i", str(images["full.png"]), "--dec_cfg", str(cfg), "--preset",
                  "fast", "--n_itr", "40", "--quiet"])
-    assert "unknown config key or option: mrc_dept" in _one_line_error(capsys, code)
+    assert "unknown config key or option: mrc_dept" in one_line_error(capsys, code)
 
 
 # ----- bitstreams
@@ -258,7 +251,7 @@ def test_decode_to_an_unwritable_place_is_one_line(small_bitstream, tmp_path, ca
     path = tmp_path / "x.cool"
     path.write_bytes(data)
     code = main(["decode", "-i", str(path), "-o", str(tmp_path / "missing-dir" / "x.png")])
-    assert "cannot write" in _one_line_error(capsys, code)
+    assert "cannot write" in one_line_error(capsys, code)
 
 
 # ----- interrupted work
