@@ -13,8 +13,8 @@ from PIL import Image
 from coolchic.cli import main
 from coolchic.errors import ConfigError
 from coolchic.imageio import demo_image, save_png
-from mrc_plugin.ab.jobs import Job, Variant
-from mrc_plugin.ab.report import rate_estimate_gap
+from coolchic.ab.jobs import Job, Variant
+from coolchic.ab.report import rate_estimate_gap
 
 from .helpers import one_line_error
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from coolchic.cli import main
-from mrc_plugin.ab.curves import load_curve
-from mrc_plugin.bdrate import CurveError, bd_rate, pchip_integral
+from coolchic.ab.curves import load_curve
+from coolchic.ab.bdrate import CurveError, bd_rate, pchip_integral
 
 from .conftest import SHARED, needs_shared
 from .helpers import one_line_error

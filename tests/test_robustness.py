@@ -273,7 +273,8 @@ def test_ctrl_c_during_ab_then_resume(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "images"
     folder.mkdir()
     save_png(demo_image(8, 8), folder / "one.png")
-    from mrc_plugin.ab import command, jobs
+    from coolchic.ab import jobs
+    from coolchic.commands import ab as command
 
     calls = []
 

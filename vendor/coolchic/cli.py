@@ -20,9 +20,8 @@ COMMANDS = {
     "decode": ("coolchic.commands.decode", "rebuild an image from a .cool file"),
     "complexity": ("coolchic.commands.complexity", "count the decoder's MAC per pixel (fvcore)"),
     "demo": ("coolchic.commands.demo", "encode a generated image with a fast setting"),
-    # A/B tooling ships with mrc_plugin; imported only when asked for.
-    "ab": ("mrc_plugin.ab.command", "compare two context providers on a folder of images"),
-    "bdrate": ("mrc_plugin.ab.bdrate_command", "BD-rate between two rate-distortion curves"),
+    "ab": ("coolchic.commands.ab", "compare two variants (host and context provider) on images"),
+    "bdrate": ("coolchic.commands.bdrate", "BD-rate between two rate-distortion curves"),
 }
 PROG = "mrc-coolchic"
 

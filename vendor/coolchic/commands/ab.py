@@ -22,8 +22,8 @@ from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.encoder import write_json
 from coolchic.errors import ConfigError
 from coolchic.presets import PRESETS
-from mrc_plugin.ab.jobs import Job, Variant, run_job
-from mrc_plugin.ab.report import compressai_json, plot_rd, summary, write_table
+from coolchic.ab.jobs import Job, Variant, run_job
+from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
 
 PROG = "mrc-coolchic ab"
 

@@ -16,7 +16,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mrc_plugin.bdrate import CurveError
+from coolchic.ab.bdrate import CurveError
 
 
 @dataclass

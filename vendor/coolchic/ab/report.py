@@ -17,7 +17,7 @@ from pathlib import Path
 
 from coolchic.encoder import write_json
 from coolchic.imageio import write_atomically
-from mrc_plugin.bdrate import CurveError, bd_rate
+from coolchic.ab.bdrate import CurveError, bd_rate
 
 AGGREGATION = "mean of per-image PSNR and mean of per-image bpp, per lambda (as the MRC paper)"
 INTERPOLATION = (

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from coolchic.cli import guarded
-from mrc_plugin.ab.curves import load_curve
-from mrc_plugin.bdrate import INTERPOLATIONS, CurveError, bd_rate
+from coolchic.ab.curves import load_curve
+from coolchic.ab.bdrate import INTERPOLATIONS, CurveError, bd_rate
 
 PROG = "mrc-coolchic bdrate"
 
