@@ -1,31 +1,26 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """patches/coolchic-v5.0.1.patch on a genuine upstream Cool-chic 5.0.1 checkout.
 
-Set COOLCHIC_SRC to such a checkout (it is copied, never modified). Upstream
-imports torchvision for one helper; where PyPI's torchvision does not import,
-set UPSTREAM_SHIM to a folder with a stand-in (mrc-coolchic's shared tools have
-one). The first test always runs: the patch must carry our hooks.py unchanged.
+Set COOLCHIC_SRC to such a checkout (it is copied, never modified) and, where
+PyPI's torchvision does not import, UPSTREAM_SHIM (see upstream.py). The first
+tests always run: the patch must carry our hooks.py unchanged.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from coolchic.ab.upstream import patch_file, read_results_tsv
+
+from .upstream import copy_checkout, needs_upstream, rewrite_bitstream, run_upstream
+
 REPO = Path(__file__).resolve().parents[1]
-PATCH = REPO / "patches" / "coolchic-v5.0.1.patch"
-SOURCE = os.environ.get("COOLCHIC_SRC")
-needs_upstream = pytest.mark.skipif(
-    not SOURCE, reason="COOLCHIC_SRC does not point to an upstream Cool-chic 5.0.1 checkout"
-)
+PATCH = patch_file()
 
 
 def new_file_from_patch(path: str) -> bytes:
@@ -53,32 +48,8 @@ def test_patch_context_is_minimal():
 
 
 # ------------------------------------------------------------- with upstream
-def _env() -> dict:
-    env = dict(os.environ)
-    shim = os.environ.get("UPSTREAM_SHIM")
-    paths = [p for p in (shim, env.get("PYTHONPATH")) if p]
-    env["PYTHONPATH"] = os.pathsep.join(paths)
-    return env
-
-
-def _run(args: list[str], cwd: Path) -> str:
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=_env(), capture_output=True,
-                          text=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
-
-
-def _copy(destination: Path, patched: bool) -> Path:
-    shutil.copytree(SOURCE, destination, ignore=shutil.ignore_patterns(".git", "test-workdir"))
-    if patched:
-        subprocess.run(["patch", "-p1", "--forward", "-i", str(PATCH)], cwd=destination,
-                       check=True, capture_output=True)
-    return destination
-
-
 def _results(workdir: Path, which: str) -> dict:
-    rows = (workdir / f"0000-results_{which}.tsv").read_text().splitlines()
-    return dict(zip(rows[0].split(), rows[1].split()))
+    return read_results_tsv(workdir / f"0000-results_{which}.tsv")
 
 
 def _psnr(a: Path, b: Path) -> float:
@@ -90,7 +61,7 @@ def _psnr(a: Path, b: Path) -> float:
 @pytest.fixture(scope="module")
 def checkouts(tmp_path_factory):
     root = tmp_path_factory.mktemp("upstream")
-    unpatched, patched = _copy(root / "unpatched", False), _copy(root / "patched", True)
+    unpatched, patched = copy_checkout(root / "unpatched", False), copy_checkout(root / "patched", True)
     crop = root / "kodim15_64.png"
     with Image.open(patched / "test" / "data" / "192x128_kodim15.png") as image:
         image.convert("RGB").crop((64, 32, 128, 96)).save(crop)
@@ -100,7 +71,7 @@ def checkouts(tmp_path_factory):
 def _encode(checkout: Path, image: Path, workdir: Path, *extra: str) -> Path:
     workdir.mkdir(parents=True)
     bitstream = workdir / "out.cool"
-    _run(["cc_encode.py", "-i", str(image), "-o", str(bitstream), "--workdir", str(workdir),
+    run_upstream(["cc_encode.py", "-i", str(image), "-o", str(bitstream), "--workdir", str(workdir),
           "--dec_cfg_residue", "cfg/dec/intra/hop.cfg", "--lmbda", "0.001", "--debug", *extra],
          checkout)
     return bitstream
@@ -113,7 +84,7 @@ def test_encode_then_decode_in_a_fresh_process(checkouts, tmp_path, extra):
     _, patched, crop = checkouts
     bitstream = _encode(patched, crop, tmp_path / "work", *extra)
     decoded = tmp_path / "decoded.png"
-    _run(["cc_decode.py", "-i", str(bitstream), "-o", str(decoded)], patched)  # no flag
+    run_upstream(["cc_decode.py", "-i", str(bitstream), "-o", str(decoded)], patched)  # no flag
     encoder = _results(tmp_path / "work", "encoder")
     assert _psnr(decoded, crop) == pytest.approx(float(encoder["psnr_db"]), abs=1e-4)
     # Upstream's sanity criteria on the rate estimate (test/sanity_check.py).
@@ -125,16 +96,8 @@ def test_encode_then_decode_in_a_fresh_process(checkouts, tmp_path, extra):
 def test_without_provider_the_bitstream_is_upstreams(checkouts, tmp_path):
     unpatched, patched, crop = checkouts
     reference = _encode(unpatched, crop, tmp_path / "work")
-    again = tmp_path / "again.cool"
-    script = (
-        "import sys\n"
-        "from coolchic.component.frame import load_frame_encoder\n"
-        "from coolchic.bitstream.encode import encode_frame\n"
-        "from coolchic.utils.codingstructure import CodingStructure\n"
-        "fe = load_frame_encoder(sys.argv[1])\n"
-        "encode_frame(fe, sys.argv[2], CodingStructure(n_frames=1, intra_pos=[0], p_pos=[]))\n"
-    )
-    _run(["-c", script, str(tmp_path / "work" / "0000-frame_encoder.pt"), str(again)], patched)
+    again = rewrite_bitstream(patched, tmp_path / "work" / "0000-frame_encoder.pt",
+                              tmp_path / "again.cool")
     assert again.read_bytes() == reference.read_bytes()
 
 

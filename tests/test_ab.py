@@ -13,8 +13,9 @@ from PIL import Image
 from coolchic.cli import main
 from coolchic.errors import ConfigError
 from coolchic.imageio import demo_image, save_png
-from coolchic.ab.jobs import Job, Variant
-from coolchic.ab.report import rate_estimate_gap
+from coolchic.ab.jobs import Job
+from coolchic.ab.report import encode_time_ratio, rate_estimate_gap
+from coolchic.ab.variants import Variant
 
 from .helpers import one_line_error
 
@@ -24,12 +25,28 @@ FAST = ["--n_itr", "40", "--preset", "fast", "--dec_cfg", "lop", "--device", "cp
 
 def test_variant_specs():
     mrc = Variant.parse("mrc:depth=6")
-    assert (mrc.provider, mrc.label, mrc.spec) == ("mrc", "mrc-depth6", "mrc:depth=6")
+    assert (mrc.host, mrc.provider, mrc.label, mrc.spec) == ("ours", "mrc", "mrc-depth6", "mrc:depth=6")
     assert mrc.encoder_arguments() == ["--context_provider", "mrc", "--mrc_depth", "6"]
+    assert Variant.parse("ours/mrc:depth=6") == mrc
     assert Variant.parse("spatial").encoder_arguments() == ["--context_provider", "spatial"]
-    for bad in ("", "Mrc", "mrc:", "mrc:depth", "mrc:depth=6:", "a b"):
-        with pytest.raises(ConfigError, match="expected NAME or NAME:key=value"):
+    two = Variant.parse("mrc:depth=6,table=a")
+    assert two == Variant.parse("mrc:depth=6:table=a")
+    assert two.spec == "mrc:depth=6,table=a" and two.label == "mrc-depth6-tablea"
+    assert two.encoder_arguments()[2:] == ["--mrc_depth", "6", "--mrc_table", "a"]
+    up = Variant.parse("upstream/mrc:depth=2")
+    assert (up.host, up.label, up.spec) == ("upstream", "upstream-mrc-depth2", "upstream/mrc:depth=2")
+    assert up.encoder_arguments() == ["--context_provider", "mrc", "--mrc_depth", "2"]
+    # Upstream's own context is upstream with no provider: not a single added option.
+    plain = Variant.parse("upstream/spatial")
+    assert plain.encoder_arguments() == [] and plain.label == "upstream-spatial"
+    for bad in ("", "Mrc", "mrc:", "mrc:depth", "mrc:depth=6:", "a b", "/mrc", "upstream/",
+                "mrc,depth=6"):
+        with pytest.raises(ConfigError, match=r"expected \[HOST/\]NAME"):
             Variant.parse(bad)
+    with pytest.raises(ConfigError, match="unknown host 'theirs'; hosts: ours, upstream"):
+        Variant.parse("theirs/mrc")
+    with pytest.raises(ConfigError, match="takes no options"):
+        Variant.parse("upstream/spatial:depth=1")
 
 
 def test_job_key_follows_every_setting(tmp_path):
@@ -37,14 +54,14 @@ def test_job_key_follows_every_setting(tmp_path):
     save_png(demo_image(8, 8), image)
     cfg = tmp_path / "c.cfg"
     cfg.write_text("arm = 8,2\n")
-    job = Job(Variant.parse("spatial"), image, 1e-3, 40, "fast", str(cfg), 0, "cpu",
-              tmp_path / "work")
+    job = Job(Variant.parse("spatial"), image, 1e-3, 40, "fast", cfg, 0, "cpu", tmp_path / "work")
     key = job.key()
     assert job.key() == key
     assert replace(job, workdir=tmp_path / "elsewhere").key() == key
     for changed in (replace(job, n_itr=41), replace(job, lmbda=2e-3), replace(job, seed=1),
                     replace(job, preset="intra"), replace(job, device="cuda"),
-                    replace(job, variant=Variant.parse("mrc:depth=3"))):
+                    replace(job, variant=Variant.parse("mrc:depth=3")),
+                    replace(job, variant=Variant.parse("upstream/spatial"))):
         assert changed.key() != key
     cfg.write_text("arm = 16,2\n")
     assert job.key() != key

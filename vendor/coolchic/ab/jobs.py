@@ -1,62 +1,32 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """One A/B job: encode and decode one image at one lambda with one variant.
 
-Each job runs ``mrc-coolchic encode`` then ``decode`` in fresh processes and
-a fresh work directory, measures the PSNR of the decoded PNG and the size of
-the bitstream, and writes ``job.json`` last. A job counts as finished only
-when ``job.json`` exists and records the same settings key: resuming skips
-finished jobs and reruns any whose inputs or settings changed.
+Each job runs its host's encoder, then its host's decoder in a fresh process,
+in a fresh work directory; the rate is the size of the written file and the
+PSNR that of the decoded PNG. ``job.json`` is written last: a job counts as
+finished only when it exists and records the same settings key, so resuming
+skips finished jobs and reruns any whose inputs, settings or host changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from coolchic import __version__
-from coolchic.config import resolve_config_path
+from coolchic.ab.process import JobError, run_step
+from coolchic.ab.upstream import PRESET_OPTIONS, UpstreamHost, decode_time, read_results_tsv
+from coolchic.ab.variants import Variant
 from coolchic.encoder import write_json
-from coolchic.errors import ConfigError, CoolChicError
 from coolchic.imageio import load_image, psnr_8bit
 
-_SPEC = re.compile(r"^([a-z][a-z0-9_]*)((?::[a-z][a-z0-9_]*=[^:,=]+)*)$")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A provider and its options, written ``name`` or ``name:key=value:key=value``."""
-
-    provider: str
-    options: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def parse(cls, spec: str) -> Variant:
-        match = _SPEC.match(spec)
-        if not match:
-            raise ConfigError(f"variant {spec!r}: expected NAME or NAME:key=value, e.g. mrc:depth=6")
-        pairs = [item.split("=", 1) for item in match.group(2).split(":") if item]
-        return cls(match.group(1), tuple((k, v) for k, v in pairs))
-
-    @property
-    def label(self) -> str:
-        return self.provider + "".join(f"-{key}{value}" for key, value in self.options)
-
-    @property
-    def spec(self) -> str:
-        return self.provider + "".join(f":{key}={value}" for key, value in self.options)
-
-    def encoder_arguments(self) -> list[str]:
-        args = ["--context_provider", self.provider]
-        for key, value in self.options:
-            args += [f"--{self.provider}_{key}", value]
-        return args
+#: Largest gap allowed between upstream's reported PSNR (printed to 7 digits,
+#: computed in float) and that of its decoded file; ours must match exactly.
+UPSTREAM_PSNR_TOLERANCE_DB = 1e-4
 
 
 @dataclass(frozen=True)
@@ -66,25 +36,29 @@ class Job:
     lmbda: float
     n_itr: int
     preset: str
-    dec_cfg: str
+    dec_cfg: Path  # resolved for the variant's host
     seed: int
     device: str
     workdir: Path
+    upstream: UpstreamHost | None = None  # set for upstream variants
 
     def settings(self) -> dict:
         """Everything that changes the result; its hash is the job's key."""
-        config = Path(resolve_config_path(self.dec_cfg))
-        return {
+        settings = {
+            "host": self.variant.host,
             "variant": self.variant.spec,
             "image_sha256": hashlib.sha256(self.image.read_bytes()).hexdigest(),
             "lmbda": self.lmbda,
             "n_itr": self.n_itr,
             "preset": self.preset,
-            "dec_cfg_text": config.read_text(),
+            "dec_cfg_text": self.dec_cfg.read_text(),
             "seed": self.seed,
             "device": self.device,
             "version": __version__,
         }
+        if self.upstream is not None:
+            settings |= self.upstream.identity()
+        return settings
 
     def key(self) -> str:
         text = json.dumps(self.settings(), sort_keys=True)
@@ -93,6 +67,10 @@ class Job:
     @property
     def record_path(self) -> Path:
         return self.workdir / "job.json"
+
+    @property
+    def name(self) -> str:
+        return f"{self.image.name} ({self.variant.label}, lambda {self.lmbda})"
 
     def finished_record(self) -> dict | None:
         """The record of a finished job with the same settings, else None."""
@@ -103,15 +81,66 @@ class Job:
         return record if record.get("key") == self.key() else None
 
 
-class JobError(CoolChicError):
-    """A job's encode or decode failed."""
+def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) -> dict:
+    cli = [sys.executable, "-m", "coolchic.cli"]
+    _, encode_wall = run_step(
+        [*cli, "encode", "-i", str(job.image), "-o", str(bitstream),
+         "--results", str(job.workdir / "encode.json"), "--dec_cfg", str(job.dec_cfg),
+         "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
+         "--seed", str(job.seed), "--device", job.device, "--threads", str(threads), "--quiet",
+         *job.variant.encoder_arguments()],
+        f"encode of {job.name}",
+    )
+    run_step(
+        [*cli, "decode", "-i", str(bitstream), "-o", str(decoded),
+         "--results", str(job.workdir / "decode.json"), "--threads", str(threads)],
+        f"decode of {job.name}",
+    )
+    encoded = json.loads((job.workdir / "encode.json").read_text())
+    decoding = json.loads((job.workdir / "decode.json").read_text())
+    return {
+        "latent_bytes": encoded["latent_bytes"],
+        "nn_bytes": encoded["nn_bytes"],
+        "bpp_estimate": encoded["rate_bpp_estimate"],
+        "encoder_psnr": encoded["psnr_db"],
+        "encoding_time": encoded["encode_time_s"],
+        "encode_wall_time": encode_wall,
+        "decoding_time": decoding["decode_time_s"],
+        "mac_per_pixel": encoded["mac_per_pixel"],
+    }
 
 
-def _run(command: list[str], what: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        raise JobError(f"{what} failed ({lines[-1] if lines else f'exit {done.returncode}'})")
+def _encode_decode_upstream(job: Job, threads: int, bitstream: Path, decoded: Path) -> dict:
+    host = job.upstream
+    assert host is not None
+    work = job.workdir / "upstream"  # upstream chdirs into --workdir: it must exist
+    work.mkdir()
+    env = host.environment(threads, job.device)
+    stdout, encode_wall = run_step(
+        host.script("cc_encode.py", [
+            "-i", str(job.image.resolve()), "-o", str(bitstream.resolve()),
+            "--workdir", str(work.resolve()), "--dec_cfg_residue", str(job.dec_cfg),
+            "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr),
+            *PRESET_OPTIONS[job.preset], *job.variant.encoder_arguments()], job.seed, threads),
+        f"upstream encode of {job.name}", cwd=job.workdir, env=env,
+    )
+    (job.workdir / "encode.log").write_text(stdout)
+    stdout, _ = run_step(
+        host.script("cc_decode.py", ["-i", str(bitstream.resolve()), "-o", str(decoded.resolve())],
+                    job.seed, threads),
+        f"upstream decode of {job.name}", cwd=job.workdir, env=env,
+    )
+    encoded = read_results_tsv(work / "0000-results_encoder.tsv")
+    return {
+        **host.section_bytes(bitstream),
+        "bpp_estimate": float(encoded["rate_bpp"]),
+        "encoder_psnr": float(encoded["psnr_db"]),
+        "encoding_time": float(encoded["time_sec"]),
+        "encode_wall_time": encode_wall,
+        "decoding_time": decode_time(stdout),
+        "mac_per_pixel": float(encoded["mac_decoded_pixel"]),
+        **host.identity(),
+    }
 
 
 def run_job(job: Job, threads: int) -> dict:
@@ -121,48 +150,31 @@ def run_job(job: Job, threads: int) -> dict:
         shutil.rmtree(job.workdir)  # never reuse a half-done or outdated job
     job.workdir.mkdir(parents=True)
     bitstream, decoded = job.workdir / "bitstream.cool", job.workdir / "decoded.png"
-    cli = [sys.executable, "-m", "coolchic.cli"]
-    start = time.monotonic()
-    _run(
-        [*cli, "encode", "-i", str(job.image), "-o", str(bitstream),
-         "--results", str(job.workdir / "encode.json"), "--dec_cfg", job.dec_cfg,
-         "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
-         "--seed", str(job.seed), "--device", job.device, "--threads", str(threads), "--quiet",
-         *job.variant.encoder_arguments()],
-        f"encode of {job.image.name} ({job.variant.label}, lambda {job.lmbda})",
-    )
-    wall = time.monotonic() - start
-    _run(
-        [*cli, "decode", "-i", str(bitstream), "-o", str(decoded),
-         "--results", str(job.workdir / "decode.json"), "--threads", str(threads)],
-        f"decode of {job.image.name} ({job.variant.label}, lambda {job.lmbda})",
-    )
-    encoded = json.loads((job.workdir / "encode.json").read_text())
-    decoding = json.loads((job.workdir / "decode.json").read_text())
-    n_pixels = encoded["n_pixels"]
+    encode_decode = _encode_decode_upstream if job.upstream else _encode_decode_ours
+    figures = encode_decode(job, threads, bitstream, decoded)
+    original, image = load_image(job.image), load_image(decoded)
+    n_pixels = original.shape[-2] * original.shape[-1]
+    n_bytes = bitstream.stat().st_size
     record = {
         "key": key,
+        "host": job.variant.host,
         "variant": job.variant.label,
         "image": job.image.stem,
         "lmbda": job.lmbda,
         "n_pixels": n_pixels,
-        "bitstream_bytes": bitstream.stat().st_size,
-        "bpp": 8 * bitstream.stat().st_size / n_pixels,
-        "latent_bpp": 8 * encoded["latent_bytes"] / n_pixels,
-        "nn_bpp": 8 * encoded["nn_bytes"] / n_pixels,
-        "bpp_estimate": encoded["rate_bpp_estimate"],
-        "psnr_rgb": psnr_8bit(load_image(decoded), load_image(job.image)),
-        "encoder_psnr": encoded["psnr_db"],
-        "encoding_time": encoded["encode_time_s"],
-        "encode_wall_time": wall,
-        "decoding_time": decoding["decode_time_s"],
-        "mac_per_pixel": encoded["mac_per_pixel"],
+        "bitstream_bytes": n_bytes,
+        "bpp": 8 * n_bytes / n_pixels,
+        "latent_bpp": 8 * figures.pop("latent_bytes") / n_pixels,
+        "nn_bpp": 8 * figures.pop("nn_bytes") / n_pixels,
+        "psnr_rgb": psnr_8bit(image, original),
+        **figures,
         "settings": {k: v for k, v in job.settings().items() if k != "dec_cfg_text"},
     }
-    if record["psnr_rgb"] != record["encoder_psnr"]:
+    tolerance = UPSTREAM_PSNR_TOLERANCE_DB if job.upstream else 0.0
+    if abs(record["psnr_rgb"] - record["encoder_psnr"]) > tolerance:
         raise JobError(
-            f"{job.image.name} ({job.variant.label}, lambda {job.lmbda}): decoded PSNR "
-            f"{record['psnr_rgb']:.4f} dB differs from the encoder's {record['encoder_psnr']:.4f}"
+            f"{job.name}: decoded PSNR {record['psnr_rgb']:.6f} dB differs from the encoder's "
+            f"{record['encoder_psnr']:.6f}"
         )
     write_json(job.record_path, record)
     return record

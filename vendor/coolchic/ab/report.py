@@ -25,8 +25,9 @@ INTERPOLATION = (
     "cubic = Bjontegaard's least-squares cubic fit (4 lambdas or more)"
 )
 TABLE_COLUMNS = (
-    "variant", "image", "lmbda", "bpp", "psnr_rgb", "latent_bpp", "nn_bpp", "bpp_estimate",
-    "encoding_time", "decoding_time", "mac_per_pixel",
+    "host", "variant", "image", "lmbda", "bpp", "psnr_rgb", "latent_bpp", "nn_bpp", "bpp_estimate",
+    "encoding_time", "encode_wall_time", "decoding_time", "mac_per_pixel", "upstream_version",
+    "patch_sha256",
 )
 
 
@@ -86,6 +87,23 @@ def rate_estimate_gap(records: Sequence[dict]) -> dict | None:
             "max_percent": max(gaps), "n_files": len(gaps)}
 
 
+def encode_time_ratio(ref_rows: Sequence[dict], cand_rows: Sequence[dict]) -> dict | None:
+    """Candidate's encode wall time over the reference's, on the (image, lambda) pairs of both.
+
+    Wall time of the whole encode process (training, quantization, writing and
+    the host's own check), the one measure both hosts share.
+    """
+    ref = {(r["image"], r["lmbda"]): r["encode_wall_time"] for r in ref_rows}
+    pairs = [(r["encode_wall_time"], ref[(r["image"], r["lmbda"])]) for r in cand_rows
+             if (r["image"], r["lmbda"]) in ref]
+    if not pairs:
+        return None
+    ratios = [cand / ref for cand, ref in pairs]
+    return {"total": sum(c for c, _ in pairs) / sum(r for _, r in pairs),
+            "mean": statistics.fmean(ratios), "min": min(ratios), "max": max(ratios),
+            "n_pairs": len(pairs)}
+
+
 def summary(
     reference: str, candidate: str, records: Sequence[dict], settings: dict
 ) -> dict:
@@ -106,6 +124,7 @@ def summary(
     return {
         "reference": reference,
         "candidate": candidate,
+        "hosts": {reference: ref_rows[0]["host"], candidate: cand_rows[0]["host"]},
         "bd_rate_percent": _bd(ref_curve, cand_curve),
         "bd_rate_cubic_percent": _bd(ref_curve, cand_curve, "cubic"),
         "bd_rate_latent_percent": _bd(mean_curve(ref_rows, "latent_bpp"),
@@ -119,6 +138,7 @@ def summary(
         "curves": {reference: ref_curve, candidate: cand_curve},
         "rate_vs_estimate": {reference: rate_estimate_gap(ref_rows),
                              candidate: rate_estimate_gap(cand_rows)},
+        "encode_time_ratio": encode_time_ratio(ref_rows, cand_rows),
         "n_images": len(per_image),
         "settings": settings,
     }
@@ -127,12 +147,12 @@ def summary(
 def write_table(out: Path, records: Sequence[dict]) -> None:
     rows = sorted(records, key=lambda r: (r["variant"], r["image"], -r["lmbda"]))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS, extrasaction="ignore")
+    table = [{k: r.get(k, "") for k in TABLE_COLUMNS} for r in rows]  # our host: no upstream
+    writer = csv.DictWriter(buffer, fieldnames=TABLE_COLUMNS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(table)
     write_atomically(out / "per_image.csv", buffer.getvalue().encode())
-    write_json(out / "per_image.json", {"rows": [
-        {k: r[k] for k in TABLE_COLUMNS} for r in rows]})
+    write_json(out / "per_image.json", {"rows": table})
 
 
 def plot_rd(path: Path, result: dict) -> None:

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """``mrc-coolchic ab``: does variant B beat variant A on my images, and by how much?
 
-Encodes and decodes every (variant, image, lambda) in a fresh work directory,
-in parallel worker processes, then writes the per-image table, one
-CompressAI-style curve per variant, ``summary.json`` (BD-rates) and
-``rd.png``. Rerunning skips finished jobs whose settings are unchanged.
+A variant is a host (ours, or genuine upstream Cool-chic 5.0.1 patched with
+our hook contract) and a context provider. Encodes and decodes every
+(variant, image, lambda) in a fresh work directory, in parallel worker
+processes, then writes the per-image table, one CompressAI-style curve per
+variant, ``summary.json`` (BD-rates) and ``rd.png``. Rerunning skips finished
+jobs whose settings are unchanged.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from coolchic.ab import upstream as upstream_host
+from coolchic.ab.jobs import Job, run_job
+from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
+from coolchic.ab.upstream import UpstreamHost
+from coolchic.ab.variants import Variant
 from coolchic.cli import StatusLine, guarded
 from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.encoder import write_json
 from coolchic.errors import ConfigError
-from coolchic.presets import PRESETS
-from coolchic.ab.jobs import Job, Variant, run_job
-from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
+from coolchic.presets import MIN_ITERATIONS, PRESETS
 
 PROG = "mrc-coolchic ab"
+HOST_PRESETS = {"ours": PRESETS, "upstream": tuple(upstream_host.PRESET_OPTIONS)}
+HOST_MIN_ITERATIONS = {"ours": MIN_ITERATIONS, "upstream": upstream_host.MIN_ITERATIONS}
+DEFAULT_CONFIG = {"ours": "paper", "upstream": upstream_host.DEFAULT_CONFIG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +43,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lmbda", default="0.02,0.004,0.001,0.0004",
                         help="comma-separated rate constraints")
     parser.add_argument("--n_itr", type=int, default=10000, help="training iterations per encode")
-    parser.add_argument("--preset", choices=PRESETS, default="intra")
+    parser.add_argument("--preset", choices=sorted({*PRESETS, *upstream_host.PRESET_OPTIONS}),
+                        default="intra", help="training schedule: intra (both hosts), fast (ours, "
+                        "scaled down for quick looks), debug (upstream's --debug smoke test)")
     parser.add_argument("--out", required=True, help="output folder (resumable)")
-    parser.add_argument("--a", default="spatial", help="reference variant (default spatial)")
-    parser.add_argument("--b", default="mrc:depth=6", help="candidate variant, NAME:key=value")
-    parser.add_argument("--dec_cfg", default="paper",
-                        help=f"decoder config file or one of {', '.join(SHIPPED_CONFIGS)}")
+    parser.add_argument("--a", default="spatial",
+                        help="reference variant, [HOST/]NAME[:key=value,...] (default spatial); "
+                        "HOST is ours (default) or upstream")
+    parser.add_argument("--b", default="mrc:depth=6",
+                        help="candidate variant, e.g. mrc:depth=6 or upstream/mrc:depth=6")
+    parser.add_argument("--dec_cfg",
+                        help=f"decoder config file, or a name: ours {', '.join(SHIPPED_CONFIGS)}; "
+                        f"upstream {', '.join(upstream_host.CONFIG_NAMES)} (its cfg/dec/intra); "
+                        f"default {DEFAULT_CONFIG['ours']}, or {DEFAULT_CONFIG['upstream']} when "
+                        "a variant runs upstream")
+    parser.add_argument("--upstream", metavar="PATH",
+                        help="unpatched upstream Cool-chic 5.0.1 checkout, only read "
+                        "(default: $COOLCHIC_SRC)")
+    parser.add_argument("--upstream-python", dest="upstream_python", metavar="PY",
+                        default=sys.executable,
+                        help="interpreter that runs upstream (default: this one)")
     parser.add_argument("--workers", type=int, default=1, help="encodes running at once")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per job (0: cores / workers)")
@@ -112,15 +134,26 @@ def run(args) -> int:
         raise ConfigError(f"--a and --b are the same variant ({variants[0].spec})")
     if args.workers < 1 or args.threads < 0:
         raise ConfigError("--workers must be >= 1 and --threads >= 0")
-    if not Path(resolve_config_path(args.dec_cfg)).is_file():
-        raise ConfigError(f"--dec_cfg {args.dec_cfg}: no such file")
+    hosts = sorted({variant.host for variant in variants})
+    check_preset(args.preset, args.n_itr, hosts)
     images = collect_images(args.images, args.names)
     lambdas = parse_lambdas(args.lmbda)
     out = Path(args.out)
+    upstream = None
+    if "upstream" in hosts:
+        source = args.upstream or os.environ.get("COOLCHIC_SRC")
+        if not source:
+            raise ConfigError(f"an upstream variant needs --upstream PATH (or COOLCHIC_SRC): an "
+                              f"unpatched Cool-chic {upstream_host.VERSION} checkout")
+        providers = {v.provider for v in variants if v.host == "upstream" and v.encoder_arguments()}
+        upstream = UpstreamHost.prepare(source, out / "upstream", args.upstream_python, providers,
+                                        args.device)
+    configs = resolve_configs(args.dec_cfg, hosts, upstream)
     # Variants innermost: an interrupted run leaves complete A/B pairs behind.
     jobs = [
-        Job(variant, image, lmbda, args.n_itr, args.preset, args.dec_cfg, args.seed, args.device,
-            out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}")
+        Job(variant, image, lmbda, args.n_itr, args.preset, configs[variant.host], args.seed,
+            args.device, out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}",
+            upstream if variant.host == "upstream" else None)
         for image in images for lmbda in lambdas for variant in variants
     ]
     records = {job: job.finished_record() for job in jobs}
@@ -144,10 +177,14 @@ def run(args) -> int:
         progress.close()
     all_records = list(records.values())
     settings = {k: v for k, v in vars(args).items() if k != "debug"}
+    settings["dec_cfg_files"] = {host: str(path) for host, path in configs.items()}
+    if upstream is not None:
+        settings["upstream"] = {"checkout": str(upstream.source), "copy": str(upstream.root),
+                                "python": upstream.python, **upstream.identity()}
     for variant in variants:
         rows = [r for r in all_records if r["variant"] == variant.label]
-        description = (f"mrc-coolchic {variant.spec}, {args.dec_cfg} config, {args.preset} preset, "
-                       f"{args.n_itr} iterations, seed {args.seed}")
+        description = (f"{_host_description(variant, upstream)}, {configs[variant.host].name}, "
+                       f"{args.preset} preset, {args.n_itr} iterations, seed {args.seed}")
         write_json(out / f"{variant.label}.json", compressai_json(variant.label, description, rows))
     write_table(out, all_records)
     result = summary(variants[0].label, variants[1].label, all_records, settings)
@@ -155,6 +192,52 @@ def run(args) -> int:
     plot_rd(out / "rd.png", result)
     print(_describe(result))
     return 0
+
+
+def check_preset(preset: str, n_itr: int, hosts: Sequence[str]) -> None:
+    for host in hosts:
+        if preset not in HOST_PRESETS[host]:
+            whose = "our host's" if host == "ours" else "upstream's"
+            raise ConfigError(f"--preset {preset}: {whose} presets are "
+                              f"{', '.join(HOST_PRESETS[host])}")
+        least = HOST_MIN_ITERATIONS[host].get(preset, 1)
+        if n_itr < least:
+            raise ConfigError(f"--n_itr {n_itr}: the {preset} preset needs at least {least}")
+
+
+def _config_settings(path: Path) -> dict[str, str]:
+    """A config file's ``key = value`` pairs, with upstream's ``_residue`` suffix dropped."""
+    settings = {}
+    for line in path.read_text().splitlines():
+        line = line.split(";", 1)[0].split("#", 1)[0].strip()
+        if "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            settings[key.removesuffix("_residue")] = value
+    return settings
+
+
+def resolve_configs(value: str | None, hosts: Sequence[str],
+                    upstream: UpstreamHost | None) -> dict[str, Path]:
+    """The config file each host reads for ``--dec_cfg``; one architecture for both hosts."""
+    name = value or DEFAULT_CONFIG["upstream" if upstream is not None else "ours"]
+    paths = {}
+    for host in hosts:
+        path = upstream.config_path(name) if host == "upstream" else Path(resolve_config_path(name))
+        if not path.is_file():
+            raise ConfigError(f"--dec_cfg {name}: no such file")
+        paths[host] = path.resolve()
+    if len(paths) == 2 and _config_settings(paths["ours"]) != _config_settings(paths["upstream"]):
+        raise ConfigError(f"--dec_cfg {name}: the two hosts' configs of that name differ "
+                          f"({paths['ours']} vs {paths['upstream']}); give one config file for both")
+    return paths
+
+
+def _host_description(variant: Variant, upstream: UpstreamHost | None) -> str:
+    if upstream is None or variant.host != "upstream":
+        return f"mrc-coolchic {variant.spec}"
+    provider = variant.spec if variant.encoder_arguments() else "no context provider"
+    return (f"Cool-chic {upstream_host.VERSION} with patches/{upstream_host.PATCH_NAME} "
+            f"(sha256 {upstream.patch_sha256[:12]}), {provider}")
 
 
 def _describe(result: dict) -> str:
