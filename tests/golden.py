@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Golden ``.cool`` files: what the encoder wrote before a refactor must not change.
+
+The files in ``tests/data/golden`` were written once, by the commit named in
+their manifest, and are regenerated only on request::
+
+    python -m tests.golden --write
+
+Each case encodes the same small generated image with a shipped (or v5-sized)
+configuration, a context provider and seed 0. The manifest records the machine,
+because float training on another CPU type may round differently; the tests
+that re-encode from scratch compare bytes only on a machine like it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+FOLDER = Path(__file__).parent / "data" / "golden"
+MANIFEST = FOLDER / "manifest.json"
+#: The magic of files written before the format's magic named the host (still read).
+OLD_MAGIC = b"MRCC"
+V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1-linear-none\n"
+
+#: name -> (config, encoder options)
+CASES = {
+    f"{config}-{label}": (config, options)
+    for config in ("lop", "mop", "hop", "paper")
+    for label, options in (("spatial", ["--context_provider", "spatial"]),
+                           ("mrc6", ["--context_provider", "mrc", "--mrc_depth", "6"]))
+} | {"v5sized-mrc6": ("v5sized", ["--context_provider", "mrc", "--mrc_depth", "6"])}
+
+
+def machine() -> dict[str, str]:
+    """What float results depend on besides the code."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "torch": torch.__version__,
+            "capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def image_path(folder: Path) -> Path:
+    from coolchic.imageio import demo_image, save_png
+
+    path = folder / "golden.png"
+    save_png(demo_image(32, 48, seed=3), path)
+    return path
+
+
+def config_path(name: str, folder: Path) -> str:
+    if name != "v5sized":
+        return name
+    path = folder / "v5sized.cfg"
+    path.write_text(V5_SIZED_CONFIG)
+    return str(path)
+
+
+def encode_arguments(name: str, image: Path, output: Path, folder: Path) -> list[str]:
+    config, options = CASES[name]
+    return ["encode", "-i", str(image), "-o", str(output), "--dec_cfg", config_path(config, folder),
+            "--lmbda", "0.002", "--preset", "fast", "--n_itr", "150", "--seed", "0",
+            "--threads", "1", "--device", "cpu", "--quiet", *options]
+
+
+def write_all() -> None:
+    from coolchic.cli import main
+
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        image = image_path(folder)
+        for name in CASES:
+            output = FOLDER / f"{name}.cool"
+            assert main(encode_arguments(name, image, output, folder)) == 0, name
+            hashes[name] = hashlib.sha256(output.read_bytes()).hexdigest()
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                            cwd=FOLDER).stdout.strip()
+    MANIFEST.write_text(json.dumps({"commit": commit, "machine": machine(), "sha256": hashes},
+                                   indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python -m tests.golden --write   (rewrites tests/data/golden)")
+    write_all()

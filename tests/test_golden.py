@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The encoder still writes the golden files byte for byte (see tests/golden.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from coolchic.cli import main
+
+from .golden import CASES, FOLDER, MANIFEST, OLD_MAGIC, encode_arguments, image_path, machine
+
+MANIFEST_DATA = json.loads(MANIFEST.read_text())
+same_machine = pytest.mark.skipif(
+    machine() != MANIFEST_DATA["machine"],
+    reason=f"float training may round differently on {machine()} than on the golden files' "
+    f"{MANIFEST_DATA['machine']}",
+)
+
+
+def _payload(data: bytes) -> bytes:
+    """Everything after the 4 magic bytes (which name the format, not the content)."""
+    return data[4:]
+
+
+@same_machine
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_fresh_encode_writes_the_golden_file(name, tmp_path):
+    golden = (FOLDER / f"{name}.cool").read_bytes()
+    assert golden[:4] == OLD_MAGIC
+    output = tmp_path / "out.cool"
+    assert main(encode_arguments(name, image_path(tmp_path), output, tmp_path)) == 0
+    assert _payload(output.read_bytes()) == _payload(golden)
