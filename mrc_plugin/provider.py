@@ -24,8 +24,9 @@ latent being coded, ``o`` co-located)::
 Depth is capped, grid by grid, by the number of coarser grids: the coarsest
 grid uses the depth-0 table, Cool-chic's own context. The paper's tables
 cover N = 8, 16, 24 and 32; for upstream Cool-chic 5.0.1's sizes (6, 10, 14,
-20) ``mrc_plugin.tables`` derives tables by the paper's rule. This module
-imports only the hook contract and torch, so it runs in any host that ships
+20) ``mrc_plugin.tables`` derives tables by the paper's rule. The provider
+only names positions; the host gathers them (hook contract version 2). This
+module imports only the hook contract, so it runs in any host that ships
 ``coolchic/hooks.py``.
 """
 
@@ -34,12 +35,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
-
-from coolchic.hooks import Offset, ProviderError, ProviderSetup
-from mrc_plugin.tables import MAX_DEPTH, RADIUS, index_to_offset, table, table_sizes
+from coolchic.hooks import CoarsePosition, Offset, ProviderError, ProviderSetup
+from mrc_plugin.tables import MAX_DEPTH, index_to_offset, table, table_sizes
 
 DEFAULT_DEPTH = 6
 
@@ -60,13 +57,12 @@ class MRCProvider:
             )
         self.depth = depth
         self._causal: list[list[Offset]] = []
-        self._coarse: list[list[tuple[int, list[Offset]]]] = []
+        self._coarse: list[list[CoarsePosition]] = []
         for grid in range(setup.n_grids):
             row = table(setup.n_contexts, min(depth, setup.n_grids - 1 - grid))
             self._causal.append([index_to_offset(i) for i in row[0]])
-            self._coarse.append(
-                [(k, [index_to_offset(i) for i in row[k]]) for k in sorted(row) if k >= 1]
-            )
+            self._coarse.append([(k, *index_to_offset(i)) for k in sorted(row) if k >= 1
+                                 for i in row[k]])
 
     @classmethod
     def from_options(cls, setup: ProviderSetup, options: Mapping[str, Any]) -> MRCProvider:
@@ -81,19 +77,8 @@ class MRCProvider:
     def causal_offsets(self, grid: int) -> list[Offset]:
         return list(self._causal[grid])
 
-    def coarse_size(self, grid: int) -> int:
-        return sum(len(offsets) for _, offsets in self._coarse[grid])
-
-    def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
-        # state[0, k - 1] is the k-th coarser grid at the resolution of grid `grid`.
-        height, width = state.shape[-2:]
-        padded = F.pad(state, (RADIUS,) * 4)[0]
-        picked = [
-            padded[k - 1, RADIUS + dy : RADIUS + dy + height, RADIUS + dx : RADIUS + dx + width]
-            for k, offsets in self._coarse[grid]
-            for dy, dx in offsets
-        ]
-        return torch.stack(picked, dim=-1).reshape(height * width, -1)
+    def coarse_positions(self, grid: int) -> list[CoarsePosition]:
+        return list(self._coarse[grid])
 
     def header_fields(self) -> dict[str, int]:
         return {"depth": self.depth}

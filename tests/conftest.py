@@ -48,11 +48,8 @@ class ColocatedProvider:
         n = self.setup.n_contexts
         return spatial_offsets(n if self._is_coarsest(grid) else n - 1)
 
-    def coarse_size(self, grid: int) -> int:
-        return 0 if self._is_coarsest(grid) else 1
-
-    def coarse_context(self, grid: int, state):
-        return state[0, 0].reshape(-1, 1)
+    def coarse_positions(self, grid: int):
+        return [] if self._is_coarsest(grid) else [(1, 0, 0)]
 
     def header_fields(self) -> dict[str, int]:
         return {"weight": self.weight}

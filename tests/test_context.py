@@ -8,13 +8,12 @@ import torch
 
 from coolchic.context import (
     V5_PRIORITY,
-    gather_offsets,
     index_to_offset,
     offset_to_index,
     spatial_indices,
     spatial_offsets,
 )
-from coolchic.hooks import ProviderError, ProviderSetup, check_provider
+from coolchic.hooks import ProviderError, ProviderSetup, check_provider, gather, gather_coarse
 from coolchic.spatial import SpatialProvider
 
 
@@ -42,6 +41,10 @@ def test_offsets_round_trip():
     assert index_to_offset(0) == (-4, -4) and index_to_offset(8) == (-4, 4)
 
 
+def gather_offsets(grid, offsets):
+    return gather(grid, [(0, dy, dx) for dy, dx in offsets])
+
+
 def test_gather_reads_neighbours_with_zero_outside():
     grid = torch.arange(1, 21, dtype=torch.float32).view(1, 1, 4, 5)
     ctx = gather_offsets(grid, [(0, -1), (-1, 0), (-1, 2)])
@@ -52,11 +55,23 @@ def test_gather_reads_neighbours_with_zero_outside():
     assert ctx[1 * 5 + 3].tolist() == [8.0, 4.0, 0.0]  # (0, 5) is outside
 
 
-def test_gather_two_channels_is_channel_major():
+def test_gather_takes_positions_in_the_order_given():
     grid = torch.stack([torch.ones(3, 3), 2 * torch.ones(3, 3)]).unsqueeze(0)
-    ctx = gather_offsets(grid, [(0, 0), (0, 1)])
-    assert ctx.shape == (9, 4)
-    assert ctx[0].tolist() == [1.0, 1.0, 2.0, 2.0]
+    ctx = gather(grid, [(1, 0, 0), (0, 0, 1), (1, 0, 1)])
+    assert ctx.shape == (9, 3)
+    assert ctx[0].tolist() == [2.0, 1.0, 2.0]
+    assert ctx[2].tolist() == [2.0, 0.0, 0.0]  # x + 1 is outside
+
+
+def test_gather_is_the_same_selection_in_float_and_fixed_point():
+    torch.manual_seed(0)
+    state = torch.randint(-500, 500, (1, 3, 5, 6), dtype=torch.int64)
+    positions = [(1, 0, 0), (3, -1, 2), (2, 4, -4), (1, 1, 1)]
+    fixed = gather_coarse(state, positions)
+    assert fixed.dtype == torch.int64
+    assert torch.equal(gather_coarse(state.double(), positions), fixed.double())
+    # Coarse position k reads channel k - 1 of the state.
+    assert fixed[2 * 6 + 3, 0] == state[0, 0, 2, 3] and fixed[2 * 6 + 3, 1] == state[0, 2, 1, 5]
 
 
 @pytest.mark.parametrize("n", [6, 8, 14, 16, 32])
@@ -80,37 +95,50 @@ def test_spatial_context_is_causal(n):
 class _BadProvider:
     name = "bad"
 
-    def __init__(self, offsets, coarse=0):
-        self.offsets, self.coarse = offsets, coarse
+    def __init__(self, offsets, coarse=(), fields=None):
+        self.offsets, self.coarse, self.fields = offsets, list(coarse), fields or {}
 
     def causal_offsets(self, grid):
         return self.offsets
 
-    def coarse_size(self, grid):
-        return self.coarse if grid < 1 else 0
-
-    def coarse_context(self, grid, state):
-        raise AssertionError
+    def coarse_positions(self, grid):
+        return self.coarse if grid < 1 else []
 
     def header_fields(self):
-        return {}
+        return self.fields
 
 
 @pytest.mark.parametrize(
     "offsets, coarse, message",
     [
-        ([(0, -1), (0, 0)], 0, "not causal"),
-        ([(0, -1), (1, -3)], 0, "not causal"),
-        ([(0, -1), (-5, 0)], 0, "outside"),
-        ([(0, -1), (0, -1)], 0, "repeated"),
-        ([(0, -1)], 0, "!= the ARM's 2 contexts"),
-        ([(0, -1), (-1, 0)], 1, "!= the ARM's 2 contexts"),
+        ([(0, -1), (0, 0)], [], "not causal"),
+        ([(0, -1), (1, -3)], [], "not causal"),
+        ([(0, -1), (-5, 0)], [], "outside"),
+        ([(0, -1), (0, -1)], [], "repeated causal"),
+        ([(0, -1)], [], "!= the ARM's 2 contexts"),
+        ([(0, -1), (-1, 0)], [(1, 0, 0)], "!= the ARM's 2 contexts"),
+        ([(0, -1)], [(2, 0, 0)], r"reads grid 0\+2, which does not exist \(1 coarser grids\)"),
+        ([(0, -1)], [(0, 0, 0)], "reads grid 0\\+0"),
+        ([(0, -1)], [(1, 5, 0)], "coarse position .* is outside"),
+        ([], [(1, 1, 1), (1, 1, 1)], "repeated coarse"),
     ],
 )
 def test_check_provider_rejects_broken_providers(offsets, coarse, message):
     setup = ProviderSetup(2, ((4, 4), (2, 2)))
     with pytest.raises(ProviderError, match=message):
         check_provider(_BadProvider(offsets, coarse), setup)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({f"f{i}": 1 for i in range(17)}, "17 header fields, a bitstream header holds at most 16"),
+    ({"Bad": 1}, "header field Bad=1"),
+    ({"big": 2**16}, "integer in \\[0, 65535\\]"),
+    ({"flag": True}, "header field flag=True"),
+])
+def test_check_provider_rejects_header_fields_a_header_cannot_hold(fields, message):
+    setup = ProviderSetup(1, ((4, 4),))
+    with pytest.raises(ProviderError, match=message):
+        check_provider(_BadProvider([(0, -1)], fields=fields), setup)
 
 
 def test_spatial_provider_keeps_the_contract():

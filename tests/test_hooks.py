@@ -12,11 +12,12 @@ from coolchic.hooks import (
     ProviderError,
     ProviderRegistry,
     ProviderSetup,
+    build_provider,
     collect_providers,
     get_plugin_manager,
     hookimpl,
 )
-from coolchic.plugins import host_plugin_manager, provider_from_header, provider_from_options
+from coolchic.plugins import host_plugin_manager
 
 from .conftest import ColocatedProvider
 
@@ -37,10 +38,10 @@ def test_throwaway_provider_is_registered_and_used(colocated_plugin):
     manager.register(colocated_plugin)
     registry = collect_providers(manager)
     assert registry.names() == ["colocated", "spatial"]
-    provider = provider_from_options(registry, SETUP, {"context_provider": "colocated"})
+    provider = build_provider(registry, "colocated", SETUP, options={})
     assert isinstance(provider, ColocatedProvider)
-    assert provider.coarse_size(0) == 1 and provider.coarse_size(2) == 0
-    rebuilt = provider_from_header(registry, "colocated", SETUP, provider.header_fields())
+    assert provider.coarse_positions(0) == [(1, 0, 0)] and provider.coarse_positions(2) == []
+    rebuilt = build_provider(registry, "colocated", SETUP, fields=provider.header_fields())
     assert rebuilt.header_fields() == provider.header_fields()
     manager.unregister(colocated_plugin)
     assert collect_providers(manager).names() == ["spatial"]
@@ -61,7 +62,7 @@ def test_duplicate_names_are_rejected():
 def test_unknown_name_lists_installed_providers():
     registry = collect_providers(host_plugin_manager(autoload=False))
     with pytest.raises(ProviderError, match=r"unknown context provider 'nope'; installed: spatial"):
-        provider_from_options(registry, SETUP, {"context_provider": "nope"})
+        build_provider(registry, "nope", SETUP, options={})
 
 
 @pytest.mark.parametrize("name", ["", "Bad", "1x", "has space", "a" * 33])
@@ -87,7 +88,7 @@ def test_provider_name_must_match_registration():
     registry = ProviderRegistry()
     registry.register("liar", Liar)
     with pytest.raises(ProviderError, match="calls itself 'other'"):
-        provider_from_options(registry, SETUP, {"context_provider": "liar"})
+        build_provider(registry, "liar", SETUP, options={})
 
 
 def test_misspelled_hook_is_caught_by_check_pending():

@@ -69,7 +69,7 @@ def test_every_depth_keeps_the_context_size(n, depth):
         check_provider(provider, setup)  # N values per grid, causal offsets
         for grid in range(n_grids):
             effective = min(depth, n_grids - 1 - grid)
-            assert provider.coarse_size(grid) == n - len(table(n, effective)[0])
+            assert len(provider.coarse_positions(grid)) == n - len(table(n, effective)[0])
 
 
 @pytest.mark.parametrize("n", [6, 8, 10, 14, 16, 20, 24, 32])
@@ -77,7 +77,7 @@ def test_depth_zero_is_the_spatial_context(n):
     provider = MRCProvider(setup_for(n), 0)
     for grid in range(7):
         assert provider.causal_offsets(grid) == spatial_offsets(n)
-        assert provider.coarse_size(grid) == 0
+        assert provider.coarse_positions(grid) == []
 
 
 @pytest.mark.parametrize("depth", [-1, 7, 2.5, True])

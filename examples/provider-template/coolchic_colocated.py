@@ -7,17 +7,16 @@ each of the next ``depth`` coarser grids, as upsampled by the decoder. Use it
 with ``context_provider = colocated`` (and ``colocated_depth = 2``) in a
 Cool-chic config file, or ``--context_provider colocated``.
 
-The host asks a provider for two things per grid (see coolchic/hooks.py):
-causal offsets in the grid itself, and values computed from the coarser grids'
-upsampled state. They always add up to the ARM's context size N.
+The host asks a provider for two lists of positions per grid (see
+coolchic/hooks.py, contract version 2): causal offsets in the grid itself, and
+(k, dy, dx) positions in the coarser grids as upsampled by the decoder. They
+always add up to the ARM's context size N; the host reads the values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from torch import Tensor
 
 from coolchic.hooks import ProviderError, ProviderSetup, hookimpl
 
@@ -55,19 +54,14 @@ class ColocatedProvider:
         return {"depth": self.depth}  # all the decoder needs to rebuild this provider
 
     # --- the context of grid i
-    def coarse_size(self, grid: int) -> int:
+    def coarse_positions(self, grid: int) -> list[tuple[int, int, int]]:
+        # (k, dy, dx): the co-located value (0, 0) of grids i + 1 .. i + depth, as far
+        # as they exist.
         coarser_grids = self.setup.n_grids - 1 - grid
-        return min(self.depth, coarser_grids)
+        return [(k, 0, 0) for k in range(1, min(self.depth, coarser_grids) + 1)]
 
     def causal_offsets(self, grid: int) -> list[tuple[int, int]]:
-        return nearest_causal_offsets(self.setup.n_contexts - self.coarse_size(grid))
-
-    def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
-        # state[0, c] is grid i + 1 + c upsampled to grid i's resolution. Select values
-        # only (no arithmetic): the host passes float tensors while training and
-        # fixed-point integers while coding.
-        taken = state[0, : self.coarse_size(grid)]
-        return taken.reshape(taken.shape[0], -1).T
+        return nearest_causal_offsets(self.setup.n_contexts - len(self.coarse_positions(grid)))
 
 
 @hookimpl

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Spatial ARM context: window positions and gathering them from a grid.
+"""Spatial ARM context: window positions and Cool-chic's choice of them.
 
 Positions are flat indices in the 9x9 window centred on the current latent,
 ``index = (dy + 4) * 9 + (dx + 4)``; 40 is the latent itself, 0..39 precede it
@@ -19,10 +19,6 @@ and v5's order otherwise.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import torch
-import torch.nn.functional as F
-from torch import Tensor
 
 from coolchic.hooks import WINDOW_RADIUS, Offset
 
@@ -72,24 +68,3 @@ def spatial_indices(n_contexts: int) -> tuple[int, ...]:
 
 def spatial_offsets(n_contexts: int) -> list[Offset]:
     return [index_to_offset(i) for i in spatial_indices(n_contexts)]
-
-
-def gather_offsets(grid: Tensor, offsets: Sequence[Offset]) -> Tensor:
-    """Values at ``offsets`` around every position of ``grid``, zero outside.
-
-    :param grid: ``[1, C, H, W]``.
-    :returns: ``[H * W, C * len(offsets)]``, channel-major (all offsets of
-        channel 0, then of channel 1, ...).
-    """
-    _, channels, height, width = grid.shape
-    if not offsets:
-        return grid.new_zeros(height * width, 0)
-    r = WINDOW_RADIUS
-    padded = F.pad(grid, (r, r, r, r))[0]
-    picked = [
-        padded[c, r + dy : r + dy + height, r + dx : r + dx + width]
-        for c in range(channels)
-        for dy, dx in offsets
-    ]
-    # Stacking last makes the [H * W, K] result contiguous without another copy.
-    return torch.stack(picked, dim=-1).reshape(height * width, -1)

@@ -23,11 +23,10 @@ from coolchic.bitstream.codec import (
 )
 from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
-from coolchic.hooks import ProviderRegistry
+from coolchic.hooks import ProviderRegistry, build_provider
 from coolchic.imageio import psnr_8bit, write_atomically
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
-from coolchic.plugins import provider_from_options
 from coolchic.presets import make_preset
 from coolchic.training import Evaluation, ProgressCallback, Trainer, evaluate
 
@@ -54,7 +53,8 @@ def resolve_device(name: str) -> torch.device:
 def build_model(
     arch: Architecture, registry: ProviderRegistry, options: Mapping[str, Any], lmbda: float
 ) -> CoolChic:
-    provider = provider_from_options(registry, provider_setup(arch), options)
+    name = options.get("context_provider", "spatial")
+    provider = build_provider(registry, name, provider_setup(arch), options=options)
     return CoolChic(arch, provider, encoder_gain=encoder_gain_for(lmbda))
 
 

@@ -15,31 +15,33 @@ How the ARM context is split
 ----------------------------
 For latent grid ``i`` (0 is the finest) the ARM sees ``N`` values, where ``N``
 is the context size of the configuration (``arm = N,hidden``). A provider
-decides where they come from, in two parts:
+states *which* values they are; the host reads them, with :func:`gather`:
 
 ``causal_offsets(i)``
     ``(dy, dx)`` positions inside grid ``i`` itself, each strictly before the
-    current latent in raster order, inside the 9x9 window. The host gathers
-    them (zero outside the grid).
-``coarse_context(i, state)``
-    ``k_i`` values per latent computed only from grids coarser than ``i``.
-    ``state`` is the learned-upsampling state brought to the resolution of
-    grid ``i``: a ``[1, L - 1 - i, H_i, W_i]`` tensor whose channel ``c`` holds
-    grid ``i + 1 + c`` upsampled (``L`` grids in all). It is ``None`` for the
+    current latent in raster order, inside the 9x9 window (zero outside the
+    grid).
+``coarse_positions(i)``
+    ``(k, dy, dx)``: the value at ``(dy, dx)`` from the current position in
+    the ``k``-th coarser grid (grid ``i + k``, ``k >= 1``), brought to the
+    resolution of grid ``i`` by the learned upsampling. Those grids are fully
+    decoded, so any position of the window may be read. Empty for the
     coarsest grid.
 
-``len(causal_offsets(i)) + k_i == N`` for every grid, so the ARM, and with it
-the decoder's complexity, is the same whatever the provider. During training
-``state`` is a float tensor that carries gradients; while writing or reading a
-bitstream it is an ``int64`` fixed-point tensor. A provider must therefore
-build its features by selecting values of ``state`` (indexing, slicing, zero
-padding), never by arithmetic on them, so that both representations give the
-same context.
+``len(causal_offsets(i)) + len(coarse_positions(i)) == N`` for every grid, so
+the ARM, and with it the decoder's complexity, is the same whatever the
+provider. The host gathers the coarse values in float (carrying gradients)
+while training and in fixed point while coding; since a provider only names
+positions, both give the same context by construction.
 
 A provider is chosen by name (``context_provider`` in a config file or on the
 command line), never by hook order, and the bitstream header records its name
 and :meth:`ContextProvider.header_fields`, so installing a plugin can never
-change how an existing file decodes.
+change how an existing file decodes. Hosts build providers only through
+:func:`build_provider`, which checks all of the above.
+
+Version 2 of the contract (:data:`CONTRACT_VERSION`): version 1 let providers
+compute the coarse context themselves (``coarse_size``, ``coarse_context``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
 
     from torch import Tensor
 
+#: Version of this contract; hosts and plugins built for another one do not mix.
+CONTRACT_VERSION = 2
 #: pluggy project name and entry-point group of Cool-chic plugins.
 PROJECT_NAME = "coolchic"
 ENTRY_POINT_GROUP = "coolchic"
@@ -65,13 +69,19 @@ ENTRY_POINT_GROUP = "coolchic"
 DISABLE_AUTOLOAD_ENV = "COOLCHIC_DISABLE_PLUGIN_AUTOLOAD"
 #: Half-size of the context window: offsets lie in [-4, 4] x [-4, 4].
 WINDOW_RADIUS = 4
+#: Most header fields a provider may have, and the bound of their values.
+MAX_HEADER_FIELDS = 16
+MAX_FIELD_VALUE = 2**16 - 1
+#: Provider names and header field names: what a bitstream header may hold.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 _hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Marker for plugin hook implementations: ``@hookimpl def coolchic_...``.
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 Offset = tuple[int, int]
-_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: ``(k, dy, dx)``: position ``(dy, dx)`` in the ``k``-th coarser grid, upsampled.
+CoarsePosition = tuple[int, int, int]
 
 
 class ProviderError(ValueError):
@@ -113,19 +123,10 @@ class ContextProvider(Protocol):
         """
         ...
 
-    def coarse_size(self, grid: int) -> int:
-        """Number ``k_i`` of values :meth:`coarse_context` returns per latent.
+    def coarse_positions(self, grid: int) -> Sequence[CoarsePosition]:
+        """Positions ``(k, dy, dx)`` read in the upsampled coarser grids ``grid + k``.
 
         :param grid: index of the latent grid, 0 is the finest.
-        """
-        ...
-
-    def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
-        """Context values taken from the coarser grids, ``[H_i * W_i, k_i]``.
-
-        :param grid: index of the latent grid, 0 is the finest.
-        :param state: upsampled coarser grids at the resolution of ``grid``,
-            ``[1, L - 1 - grid, H_i, W_i]``; ``None`` for the coarsest grid.
         """
         ...
 
@@ -166,7 +167,7 @@ class ProviderRegistry:
 
     def register(self, name: str, factory: ContextProviderFactory) -> None:
         """Add a provider; a second provider with the same name is an error."""
-        if not isinstance(name, str) or not _PROVIDER_NAME.match(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise ProviderError(
                 f"invalid context provider name {name!r}: use 1-32 lowercase letters, "
                 "digits or '_', starting with a letter"
@@ -248,41 +249,130 @@ def collect_providers(manager: pluggy.PluginManager) -> ProviderRegistry:
     return registry
 
 
+def gather(planes: Tensor, positions: Sequence[tuple[int, int, int]]) -> Tensor:
+    """The values a context is made of: ``planes[0, c, y + dy, x + dx]`` for every ``(y, x)``.
+
+    One function for every host and both representations (float while
+    training, int64 fixed point while coding): selection only, zero outside.
+
+    :param planes: ``[1, C, H, W]``.
+    :param positions: ``(c, dy, dx)`` with ``0 <= c < C`` and ``|dy|, |dx| <= 4``.
+    :returns: ``[H * W, len(positions)]``, one column per position, in order.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _, _, height, width = planes.shape
+    if not positions:
+        return planes.new_zeros(height * width, 0)
+    r = WINDOW_RADIUS
+    padded = F.pad(planes, (r, r, r, r))[0]
+    picked = [padded[c, r + dy : r + dy + height, r + dx : r + dx + width]
+              for c, dy, dx in positions]
+    # Stacking last makes the [H * W, K] result contiguous without another copy.
+    return torch.stack(picked, dim=-1).reshape(height * width, -1)
+
+
+def gather_coarse(state: Tensor, positions: Sequence[CoarsePosition]) -> Tensor:
+    """:func:`gather` of coarse positions from the upsampling state of grid ``i``.
+
+    :param state: ``[1, L - 1 - i, H_i, W_i]``, channel ``k - 1`` holding grid
+        ``i + k`` upsampled to the resolution of grid ``i``.
+    :param positions: what :meth:`ContextProvider.coarse_positions` returned.
+    """
+    return gather(state, [(k - 1, dy, dx) for k, dy, dx in positions])
+
+
+def _in_window(dy: int, dx: int) -> bool:
+    return max(abs(dy), abs(dx)) <= WINDOW_RADIUS
+
+
 def check_provider(provider: ContextProvider, setup: ProviderSetup) -> None:
     """Raise :class:`ProviderError` unless ``provider`` keeps the contract for ``setup``.
 
-    Checks, for every grid: offsets are causal and inside the window, no
-    offset repeats, and causal plus coarse values add up to ``N``.
+    Checks, for every grid: causal offsets are causal and inside the window,
+    coarse positions name an existing coarser grid and lie inside the window,
+    nothing repeats, and causal plus coarse values add up to ``N``; then that
+    the header fields fit a bitstream header.
     """
     name = getattr(provider, "name", type(provider).__name__)
+    window = f"{2 * WINDOW_RADIUS + 1}x{2 * WINDOW_RADIUS + 1} window"
     for grid in range(setup.n_grids):
+        where = f"provider {name!r}, grid {grid}"
         offsets = [tuple(o) for o in provider.causal_offsets(grid)]
         for dy, dx in offsets:
-            if max(abs(dy), abs(dx)) > WINDOW_RADIUS:
-                raise ProviderError(
-                    f"provider {name!r}, grid {grid}: offset {(dy, dx)} is outside the "
-                    f"{2 * WINDOW_RADIUS + 1}x{2 * WINDOW_RADIUS + 1} window"
-                )
+            if not _in_window(dy, dx):
+                raise ProviderError(f"{where}: offset {(dy, dx)} is outside the {window}")
             if not (dy < 0 or (dy == 0 and dx < 0)):
-                raise ProviderError(
-                    f"provider {name!r}, grid {grid}: offset {(dy, dx)} is not causal"
-                )
+                raise ProviderError(f"{where}: offset {(dy, dx)} is not causal")
         if len(set(offsets)) != len(offsets):
-            raise ProviderError(f"provider {name!r}, grid {grid}: repeated causal offsets")
-        n_coarse = provider.coarse_size(grid)
-        if grid == setup.n_grids - 1 and n_coarse != 0:
-            raise ProviderError(
-                f"provider {name!r}: the coarsest grid has no coarser context, "
-                f"yet coarse_size is {n_coarse}"
-            )
-        if len(offsets) + n_coarse != setup.n_contexts:
+            raise ProviderError(f"{where}: repeated causal offsets")
+        coarse = [tuple(p) for p in provider.coarse_positions(grid)]
+        coarser = setup.n_grids - 1 - grid
+        for k, dy, dx in coarse:
+            if not 1 <= k <= coarser:
+                raise ProviderError(
+                    f"{where}: coarse position {(k, dy, dx)} reads grid {grid}+{k}, which does "
+                    f"not exist ({coarser} coarser grids)")
+            if not _in_window(dy, dx):
+                raise ProviderError(f"{where}: coarse position {(k, dy, dx)} is outside the {window}")
+        if len(set(coarse)) != len(coarse):
+            raise ProviderError(f"{where}: repeated coarse positions")
+        if len(offsets) + len(coarse) != setup.n_contexts:
             raise ContextSizeError(
-                f"provider {name!r}, grid {grid}: {len(offsets)} causal + {n_coarse} coarse "
-                f"values != the ARM's {setup.n_contexts} contexts"
+                f"{where}: {len(offsets)} causal + {len(coarse)} coarse values != the ARM's "
+                f"{setup.n_contexts} contexts"
             )
-    for key, value in provider.header_fields().items():
-        if not _PROVIDER_NAME.match(key) or not isinstance(value, int) or not 0 <= value < 2**16:
+    fields = provider.header_fields()
+    if len(fields) > MAX_HEADER_FIELDS:
+        raise ProviderError(f"provider {name!r}: {len(fields)} header fields, a bitstream header "
+                            f"holds at most {MAX_HEADER_FIELDS}")
+    for key, value in fields.items():
+        if (not isinstance(key, str) or not NAME_PATTERN.match(key) or not isinstance(value, int)
+                or isinstance(value, bool) or not 0 <= value <= MAX_FIELD_VALUE):
             raise ProviderError(
                 f"provider {name!r}: header field {key}={value!r} must be a short lowercase "
-                "name and an integer in [0, 65535]"
+                f"name and an integer in [0, {MAX_FIELD_VALUE}]"
             )
+
+
+def build_provider(
+    registry: ProviderRegistry,
+    name: str,
+    setup: ProviderSetup,
+    *,
+    options: Mapping[str, Any] | None = None,
+    fields: Mapping[str, int] | None = None,
+) -> ContextProvider:
+    """The one way a host builds a provider: for an encoder (``options``) or from a header.
+
+    The provider must call itself ``name`` and keep the contract
+    (:func:`check_provider`). Whatever a third-party factory or provider
+    raises becomes a :class:`ProviderError` naming the provider, so a bad
+    option or a corrupted header field is reported, not a crash.
+
+    :param registry: the installed providers.
+    :param name: registered name of the provider.
+    :param setup: geometry of the model.
+    :param options: parsed configuration, for an encoder.
+    :param fields: header fields read from a bitstream, for a decoder.
+    """
+    if (options is None) == (fields is None):
+        raise TypeError("build_provider needs either options or fields")
+    factory = registry.get(name)
+    source = "its options" if fields is None else f"header fields {dict(fields)}"
+    try:
+        if fields is None:
+            provider = factory.from_options(setup, options)
+        else:
+            provider = factory.from_header(setup, fields)
+        if getattr(provider, "name", None) != name:
+            raise ProviderError(f"context provider registered as {name!r} calls itself "
+                                f"{getattr(provider, 'name', None)!r}")
+        check_provider(provider, setup)
+    except ProviderError:
+        raise
+    except Exception as error:  # noqa: BLE001 - third-party code: report, do not crash
+        raise ProviderError(f"context provider {name!r} cannot be built from {source} "
+                            f"({type(error).__name__}: {error})") from error
+    return provider

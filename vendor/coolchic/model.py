@@ -24,8 +24,7 @@ from torch import Tensor, nn
 
 from coolchic.architecture import Architecture
 from coolchic.arm import Arm, laplace_rate_bits, mu_and_scale
-from coolchic.context import gather_offsets
-from coolchic.hooks import ContextProvider, ProviderSetup, check_provider
+from coolchic.hooks import ContextProvider, ProviderSetup, check_provider, gather, gather_coarse
 from coolchic.quantizer import NoiseType, QuantizerType, quantize
 from coolchic.synthesis import Synthesis
 from coolchic.upsampling import Upsampling
@@ -81,7 +80,7 @@ class CoolChic(nn.Module):
         )
         self.synthesis = Synthesis(arch.n_grids, arch.synthesis_layers, arch.synthesis_stabiliser)
         self.causal_offsets = [list(provider.causal_offsets(i)) for i in range(arch.n_grids)]
-        self.coarse_sizes = [provider.coarse_size(i) for i in range(arch.n_grids)]
+        self.coarse_positions = [list(provider.coarse_positions(i)) for i in range(arch.n_grids)]
 
     # ----- parameters
     def reset_parameters(self) -> None:
@@ -127,11 +126,10 @@ class CoolChic(nn.Module):
 
     def grid_context(self, grid: int, values: Tensor, coarse_state: Tensor | None) -> Tensor:
         """``[H_i * W_i, N]`` ARM input of grid ``grid``: causal then coarse values."""
-        causal = gather_offsets(values, self.causal_offsets[grid])
-        if self.coarse_sizes[grid] == 0:
+        causal = gather(values, [(0, dy, dx) for dy, dx in self.causal_offsets[grid]])
+        if not self.coarse_positions[grid]:
             return causal
-        coarse = self.provider.coarse_context(grid, coarse_state)
-        return torch.cat([causal, coarse.to(causal.dtype)], dim=1)
+        return torch.cat([causal, gather_coarse(coarse_state, self.coarse_positions[grid])], dim=1)
 
     def contexts(self, grids: list[Tensor], coarse_states: list[Tensor | None]) -> Tensor:
         return torch.cat(

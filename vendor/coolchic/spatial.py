@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from torch import Tensor
-
 from coolchic.context import spatial_offsets
-from coolchic.hooks import Offset, ProviderSetup, RegisterProvider, hookimpl
+from coolchic.hooks import CoarsePosition, Offset, ProviderSetup, RegisterProvider, hookimpl
 
 
 class SpatialProvider:
@@ -35,11 +33,8 @@ class SpatialProvider:
     def causal_offsets(self, grid: int) -> list[Offset]:
         return list(self._offsets)
 
-    def coarse_size(self, grid: int) -> int:
-        return 0
-
-    def coarse_context(self, grid: int, state: Tensor | None) -> Tensor:
-        raise AssertionError("the spatial provider has no coarse context")
+    def coarse_positions(self, grid: int) -> list[CoarsePosition]:
+        return []
 
     def header_fields(self) -> dict[str, int]:
         return {}

@@ -6,7 +6,7 @@ integer latents: the same computation on both sides, on one CPU thread.
 
 The decoder is provider-agnostic: the header names the context provider and
 its fields, the registry of installed providers rebuilds it, and the host
-gathers the causal context and asks the provider for the coarse one.
+gathers the positions the provider names, causal and coarse.
 """
 
 from __future__ import annotations
@@ -28,10 +28,9 @@ from coolchic.bitstream.fixedpoint import FRAC_BITS, FixedPointUpsampling
 from coolchic.bitstream.latents import decode_latents, encode_latents
 from coolchic.errors import BitstreamError, CoolChicError
 from coolchic.expgolomb import decode_signed, encode_signed
-from coolchic.hooks import ProviderError, ProviderRegistry
+from coolchic.hooks import ProviderError, ProviderRegistry, build_provider
 from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
 from coolchic.nnquant import MAX_PARAMETER_INT, ParameterCode, integers_of, parameter_sets
-from coolchic.plugins import provider_from_header
 from coolchic.threads import single_thread
 
 
@@ -114,9 +113,8 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
             f"installed (installed: {', '.join(registry.names())})"
         )
     try:
-        provider = provider_from_header(
-            registry, header.provider_name, provider_setup(arch), header.provider_fields
-        )
+        provider = build_provider(registry, header.provider_name, provider_setup(arch),
+                                  fields=header.provider_fields)
         model = CoolChic(arch, provider)
     except (ProviderError, ValueError, CoolChicError) as error:
         raise BitstreamError(f"cannot rebuild the decoder: {error}") from None

@@ -14,7 +14,7 @@ evaluates it for the whole grid. Integer arithmetic makes both identical::
     y=1:  5  6  7  8  9 10 11 ...
     y=2: 10 11 12 13 14 15 16 ...
 
-Before a grid is coded, the coarse context its provider asks for is computed
+Before a grid is coded, the coarse positions its provider names are gathered
 from the fixed-point upsampling of the grids already coded; the decoder
 carries that upsampling down to the finest grid, and its last state is the
 synthesis input, so a provider reading coarse grids costs no extra upsampling.
@@ -37,9 +37,8 @@ from coolchic.bitstream.fixedpoint import (
     FixedPointUpsampling,
     mu_scale_tables,
 )
-from coolchic.context import gather_offsets
 from coolchic.errors import BitstreamError
-from coolchic.hooks import WINDOW_RADIUS, Offset
+from coolchic.hooks import WINDOW_RADIUS, Offset, gather, gather_coarse
 from coolchic.model import LATENT_BOUND, CoolChic
 from coolchic.threads import single_thread
 
@@ -79,22 +78,15 @@ class _GridCoding:
         self.model = model
         self.arm = FixedPointArm(model.arm)
         self.mu_table, self.scale_table = mu_scale_tables()
-        needed = keep_dense or any(model.coarse_sizes)
+        needed = keep_dense or any(model.coarse_positions)
         self.upsampling = FixedPointUpsampling(model.upsampling) if needed else None
 
     def coarse_context(self, grid: int) -> Tensor | None:
-        if self.model.coarse_sizes[grid] == 0:
+        positions = self.model.coarse_positions[grid]
+        if not positions:
             return None
-        shape = self.model.arch.grid_shapes[grid]
-        state = self.upsampling.coarse_state(grid, shape)
-        context = self.model.provider.coarse_context(grid, state)
-        if context.dtype != torch.int64 or tuple(context.shape) != (
-            shape[0] * shape[1], self.model.coarse_sizes[grid]):
-            raise ValueError(
-                f"provider {self.model.provider.name!r} returned a coarse context of "
-                f"{tuple(context.shape)} {context.dtype} for grid {grid}"
-            )
-        return context
+        state = self.upsampling.coarse_state(grid, self.model.arch.grid_shapes[grid])
+        return gather_coarse(state, positions)
 
     def grid_done(self, grid: int, values: Tensor) -> None:
         if self.upsampling is not None:
@@ -115,7 +107,8 @@ def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
         values = grids[grid].to(torch.int64)
         height, width = values.shape
         offsets = model.causal_offsets[grid]
-        causal = gather_offsets(values.view(1, 1, height, width) << FRAC_BITS, offsets)
+        causal = gather(values.view(1, 1, height, width) << FRAC_BITS,
+                        [(0, dy, dx) for dy, dx in offsets])
         coarse = coding.coarse_context(grid)
         context = causal if coarse is None else torch.cat([causal, coarse], dim=1)
         order = coding_order(height, width, wavefront_slope(offsets)).positions

@@ -18,9 +18,9 @@ from coolchic.commands.encode import resolve_shipped_configs
 from coolchic.complexity import Complexity, ComplexityMismatch, compare, count_macs
 from coolchic.config import SHIPPED_CONFIGS, OneLineParser, add_decoder_options
 from coolchic.errors import ConfigError
-from coolchic.hooks import ContextSizeError, ProviderRegistry, collect_providers
+from coolchic.hooks import ContextSizeError, ProviderRegistry, build_provider, collect_providers
 from coolchic.model import NETWORKS, CoolChic, provider_setup
-from coolchic.plugins import host_plugin_manager, provider_from_options
+from coolchic.plugins import host_plugin_manager
 
 PROG = "mrc-coolchic complexity"
 MAX_SIDE = 8192
@@ -50,7 +50,7 @@ def decoder_complexity(
     arch = architecture_from_options(options, height, width)
     name = options["context_provider"]
     try:
-        provider = provider_from_options(registry, provider_setup(arch), options)
+        provider = build_provider(registry, name, provider_setup(arch), options=options)
     except ContextSizeError as error:
         raise ComplexityMismatch(f"arm: provider {name!r} changes the ARM input: {error}") from None
     return count_macs(CoolChic(arch, provider))
