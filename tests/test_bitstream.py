@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from coolchic.arm import Arm, mu_and_scale
-from coolchic.architecture import architecture_from_options
+from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import (
     integer_latents,
     read_bitstream,
@@ -27,16 +27,17 @@ from coolchic.bitstream.header import unpack_header
 from coolchic.bitstream.latents import coding_order, wavefront_slope
 from coolchic.cli import main
 from coolchic.context import spatial_offsets
-from coolchic.encoder import build_model, train_model
+from coolchic.encoder import train_model
 from coolchic.errors import BitstreamError
 from coolchic.expgolomb import decode_signed, encode_signed, signed_expgolomb_bits
-from coolchic.hooks import collect_providers
+from coolchic.hooks import build_provider, collect_providers
 from coolchic.imageio import demo_image, image_to_uint8, load_image, psnr_8bit, save_png
+from coolchic.model import CoolChic, provider_setup
 from coolchic.plugins import host_plugin_manager
 from coolchic.upsampling import Upsampling
 
 from .helpers import one_line_error
-from .test_encode import _options
+from .test_encode import _settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,7 +128,7 @@ def test_wavefront_decodes_every_context_before_its_latent(n):
 def encoded_spatial():
     registry = collect_providers(host_plugin_manager(autoload=False))
     target = demo_image(32, 32, seed=7)
-    encoded = train_model(target, _options(), registry, torch.device("cpu"))
+    encoded = train_model(target, _settings(), registry)
     return encoded, write_bitstream(encoded.model, encoded.codes), registry
 
 
@@ -167,8 +168,8 @@ def test_unknown_provider_in_file_is_a_clear_error(colocated_plugin):
     manager = host_plugin_manager(autoload=False)
     manager.register(colocated_plugin)
     registry = collect_providers(manager)
-    options = _options() | {"context_provider": "colocated", "n_itr": 40}
-    encoded = train_model(demo_image(16, 16), options, registry, torch.device("cpu"))
+    options = _settings(context_provider="colocated", n_itr=40)
+    encoded = train_model(demo_image(16, 16), options, registry)
     data = write_bitstream(encoded.model, encoded.codes)
     bare = collect_providers(host_plugin_manager(autoload=False))
     with pytest.raises(BitstreamError, match="needs context provider 'colocated'"):
@@ -178,8 +179,9 @@ def test_unknown_provider_in_file_is_a_clear_error(colocated_plugin):
 _DECODE_IN_FRESH_PROCESS = """
 import sys
 from coolchic.bitstream.codec import read_bitstream
-from coolchic.hooks import collect_providers
+from coolchic.hooks import build_provider, collect_providers
 from coolchic.imageio import save_png
+from coolchic.model import CoolChic, provider_setup
 from coolchic.plugins import host_plugin_manager
 from tests.conftest import ColocatedPlugin
 
@@ -195,8 +197,8 @@ def test_fresh_process_decodes_pixel_identical(provider, colocated_plugin, tmp_p
     manager = host_plugin_manager(autoload=False)
     manager.register(colocated_plugin)
     registry = collect_providers(manager)
-    options = _options(seed=11) | {"context_provider": provider}
-    encoded = train_model(demo_image(24, 40, seed=3), options, registry, torch.device("cpu"))
+    options = _settings(seed=11, context_provider=provider)
+    encoded = train_model(demo_image(24, 40, seed=3), options, registry)
     bitstream = tmp_path / "x.cool"
     bitstream.write_bytes(write_bitstream(encoded.model, encoded.codes))
     expected = image_to_uint8(reconstruct(encoded.model, integer_latents(encoded.model)))
@@ -259,8 +261,8 @@ def test_save_png_is_atomic_on_failure(tmp_path, monkeypatch):
 def test_decoder_output_does_not_depend_on_the_thread_count(monkeypatch):
     torch.manual_seed(0)
     registry = collect_providers(host_plugin_manager(autoload=False))
-    arch = architecture_from_options(_options(), 64, 64)
-    model = build_model(arch, registry, _options(), 1e-3)
+    arch = architecture_for(_settings().decoder, 64, 64)
+    model = CoolChic(arch, build_provider(registry, "spatial", provider_setup(arch), options={}))
     with torch.no_grad():
         for p in model.synthesis.parameters():
             p.add_(0.1 * torch.randn_like(p))

@@ -9,20 +9,20 @@ import pytest
 
 from coolchic.arm import arm_macs_per_latent
 from coolchic.cli import main
-from coolchic.commands.complexity import build_parser, check_unchanged, decoder_complexity
-from coolchic.commands.encode import resolve_shipped_configs
+from coolchic.architecture import architecture_for
+from coolchic.commands.complexity import check_unchanged, decoder_complexity
 from coolchic.complexity import ComplexityMismatch
 from coolchic.config import SHIPPED_CONFIGS
 from coolchic.hooks import collect_providers, hookimpl
 from coolchic.plugins import host_plugin_manager
+from coolchic.settings import EncoderSettings, parse_settings
 
 from .conftest import ColocatedProvider
 from .helpers import one_line_error
 
 
-def options_for(*argv: str) -> dict:
-    manager = host_plugin_manager()
-    return vars(build_parser(manager).parse_args(resolve_shipped_configs(list(argv))))
+def options_for(*argv: str) -> EncoderSettings:
+    return parse_settings(list(argv), host_plugin_manager())
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,7 @@ def test_arm_count_matches_a_hand_count(config, registry):
     options = options_for("--dec_cfg", config)
     height, width = 40, 56
     counted = decoder_complexity(options, registry, height, width)
-    from coolchic.architecture import architecture_from_options
-
-    arch = architecture_from_options(options, height, width)
+    arch = architecture_for(options.decoder, height, width)
     per_latent = arm_macs_per_latent(arch.n_contexts, arch.n_hidden_arm, arch.arm_stabiliser)
     assert counted.per_module["arm"] == arch.n_latents * per_latent / (height * width)
 
@@ -85,7 +83,7 @@ def test_a_provider_changing_the_context_size_is_caught(capsys):
     manager = host_plugin_manager()
     manager.register(Plugin())
     registry = collect_providers(manager)
-    options = options_for("--dec_cfg", "lop") | {"context_provider": "wide"}
+    options = options_for("--dec_cfg", "lop", "--context_provider", "wide")
     with pytest.raises(ComplexityMismatch, match=r"^arm: provider 'wide' changes the ARM input"):
         check_unchanged(options, "spatial", registry, 32, 32)
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from coolchic.architecture import architecture_from_options, parse_arm, parse_latent_resolution
-from coolchic.commands.encode import build_parser, resolve_shipped_configs
-from coolchic.config import SHIPPED_CONFIGS, shipped_config
+from coolchic.architecture import architecture_for, parse_arm, parse_latent_resolution
+from coolchic.cli import main
+from coolchic.commands.encode import FILE_OPTIONS, build_parser
+from coolchic.config import SHIPPED_CONFIGS, resolve_shipped_configs, shipped_config
 from coolchic.errors import ConfigError
 from coolchic.plugins import host_plugin_manager
+from coolchic.settings import settings_from_args
 from coolchic.synthesis import parse_synthesis_layers
 
 from .helpers import one_line_error
@@ -38,6 +40,10 @@ def parse(argv):
     return parser.parse_args(resolve_shipped_configs(["-i", "x.png", *argv]))
 
 
+def decoder(args):
+    return settings_from_args(args, ignore=FILE_OPTIONS).decoder
+
+
 @pytest.fixture
 def upstream_hop(tmp_path) -> Path:
     path = tmp_path / "hop.cfg"
@@ -58,10 +64,10 @@ def test_upstream_cfg_is_read_unchanged(upstream_hop):
 def test_upstream_cfg_features_we_lack_are_refused_clearly(upstream_hop):
     args = parse(["--dec_cfg", str(upstream_hop)])
     with pytest.raises(ConfigError, match="hyperlatent_resolution = auto: not supported yet"):
-        architecture_from_options(vars(args), 64, 64)
+        architecture_for(decoder(args), 64, 64)
     args = parse(["--dec_cfg", str(upstream_hop), "--hyperlatent_resolution", "no"])
     with pytest.raises(ConfigError, match="ifce_resolution = 0-2: not supported yet"):
-        architecture_from_options(vars(args), 64, 64)
+        architecture_for(decoder(args), 64, 64)
 
 
 def test_upstream_cfg_with_command_line_overrides_builds(upstream_hop):
@@ -69,7 +75,7 @@ def test_upstream_cfg_with_command_line_overrides_builds(upstream_hop):
         ["--dec_cfg_residue", str(upstream_hop), "--hyperlatent_resolution_residue", "no",
          "--ifce_resolution", "no"]
     )
-    arch = architecture_from_options(vars(args), 512, 768)
+    arch = architecture_for(decoder(args), 512, 768)
     assert (arch.n_contexts, arch.n_hidden_arm, arch.arm_stabiliser) == (14, 2, True)
     assert arch.synthesis_stabiliser
     assert [s.out_features for s in arch.synthesis_layers] == [48, 3, 3, 3]
@@ -83,7 +89,7 @@ def test_real_upstream_cfg_files_parse():
         path = Path(os.environ["COOLCHIC_SRC"]) / "cfg" / "dec" / "intra" / f"{name}.cfg"
         args = parse(["--dec_cfg", str(path), "--hyperlatent_resolution", "no",
                       "--ifce_resolution", "no"])
-        architecture_from_options(vars(args), 64, 64)
+        architecture_for(decoder(args), 64, 64)
 
 
 def test_precedence_default_then_cfg_then_command_line(tmp_path):
@@ -100,13 +106,13 @@ def test_precedence_default_then_cfg_then_command_line(tmp_path):
 def test_shipped_configs_build(name):
     assert shipped_config(name).is_file()
     args = parse(["--dec_cfg", name])
-    arch = architecture_from_options(vars(args), 48, 40)
+    arch = architecture_for(decoder(args), 48, 40)
     assert arch.n_grids == 7
     assert arch.n_contexts in (8, 16, 32)
 
 
 def test_paper_config_is_the_mrc_paper_setting():
-    arch = architecture_from_options(vars(parse(["--dec_cfg=paper"])), 512, 768)
+    arch = architecture_for(decoder(parse(["--dec_cfg=paper"])), 512, 768)
     assert (arch.n_contexts, arch.n_hidden_arm, arch.arm_stabiliser) == (32, 2, False)
     assert [s.out_features for s in arch.synthesis_layers] == [48, 3, 3, 3]
     assert not arch.synthesis_stabiliser
@@ -115,9 +121,10 @@ def test_paper_config_is_the_mrc_paper_setting():
 def test_unknown_cfg_key_is_one_line_error(tmp_path, capsys):
     cfg = tmp_path / "bad.cfg"
     cfg.write_text("arm_residue = 8,2\nnot_a_key = 3\n")
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(ConfigError, match="unknown config key or option: not_a_key"):
         parse(["--dec_cfg", str(cfg)])
-    assert "not_a_key" in one_line_error(capsys, exit_info.value.code)
+    code = main(["encode", "-i", "x.png", "--dec_cfg", str(cfg)])
+    assert "not_a_key" in one_line_error(capsys, code)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from coolchic.encoder import train_model
 from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image
 from coolchic.plugins import host_plugin_manager
+from coolchic.settings import parse_settings
 
 from .helpers import one_line_error
 
@@ -38,22 +39,20 @@ def test_cli_encode_writes_results(tiny_png, tmp_path, capsys):
     assert "dB" in capsys.readouterr().out
 
 
-def _options(**overrides):
-    from coolchic.commands.encode import build_parser, resolve_shipped_configs
-
-    parser = build_parser(host_plugin_manager(autoload=False))
-    argv = ["-i", "unused.png", *FAST]
+def _settings(**overrides):
+    """Encoder settings as the command line parses them: FAST, then ``overrides``."""
+    argv = [a for a in FAST if a != "--quiet"]
     for key, value in overrides.items():
         argv += [f"--{key}", str(value)]
-    return vars(parser.parse_args(resolve_shipped_configs(argv)))
+    return parse_settings(argv, host_plugin_manager())
 
 
 def test_training_improves_and_is_reproducible():
     target = demo_image(32, 32, seed=2)
     registry = collect_providers(host_plugin_manager(autoload=False))
-    first = train_model(target, _options(seed=3), registry, torch.device("cpu"))
-    second = train_model(target, _options(seed=3), registry, torch.device("cpu"))
-    other = train_model(target, _options(seed=4), registry, torch.device("cpu"))
+    first = train_model(target, _settings(seed=3), registry)
+    second = train_model(target, _settings(seed=3), registry)
+    other = train_model(target, _settings(seed=4), registry)
     assert first.evaluation == second.evaluation
     assert first.evaluation != other.evaluation
     # Training beats the all-zero start by a wide margin.
@@ -64,10 +63,7 @@ def test_throwaway_provider_with_coarse_context_trains(colocated_plugin):
     manager = host_plugin_manager(autoload=False)
     manager.register(colocated_plugin)
     registry = collect_providers(manager)
-    encoded = train_model(
-        demo_image(32, 32), _options() | {"context_provider": "colocated"}, registry,
-        torch.device("cpu"),
-    )
+    encoded = train_model(demo_image(32, 32), _settings(context_provider="colocated"), registry)
     assert encoded.model.provider.name == "colocated"
     assert encoded.evaluation.psnr_db > 15.0
     # The rate reaches the upsampling filters through the coarse context.
@@ -83,7 +79,7 @@ def test_throwaway_provider_with_coarse_context_trains(colocated_plugin):
 def test_network_quantization_steps_are_powers_of_two():
     target = demo_image(32, 32, seed=5)
     registry = collect_providers(host_plugin_manager(autoload=False))
-    encoded = train_model(target, _options(), registry, torch.device("cpu"))
+    encoded = train_model(target, _settings(), registry)
     for name, module in encoded.model.networks().items():
         for kind, code in encoded.codes[name].items():
             step = 2.0 ** code.step_exponent

@@ -12,21 +12,28 @@ from pathlib import Path
 import pytest
 import torch
 
-from coolchic.architecture import architecture_from_options
+from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
 from coolchic.bitstream.header import unpack_header
 from coolchic.cli import main
 from coolchic.config import shipped_config
 from coolchic.context import V4_SHAPES, spatial_offsets
-from coolchic.encoder import build_model, train_model
-from coolchic.hooks import ProviderError, ProviderSetup, check_provider, collect_providers
+from coolchic.encoder import train_model
+from coolchic.hooks import (
+    ProviderError,
+    ProviderSetup,
+    build_provider,
+    check_provider,
+    collect_providers,
+)
 from coolchic.imageio import demo_image, load_image, psnr_8bit
+from coolchic.model import CoolChic, provider_setup
 from coolchic.plugins import host_plugin_manager
 from mrc_plugin import provider as provider_module
 from mrc_plugin.provider import MRCProvider
 from mrc_plugin.tables import context_tables, designed_table, table
 
-from .test_encode import _options
+from .test_encode import _settings
 
 PLUGIN_DIR = Path(provider_module.__file__).parent
 
@@ -124,10 +131,11 @@ def test_header_fields_round_trip():
 
 
 def _model(registry, depth, height=40, width=56):
-    options = _options(dec_cfg="paper") | {"context_provider": "mrc", "mrc_depth": depth}
-    arch = architecture_from_options(options, height, width)
+    settings = _settings(dec_cfg="paper", context_provider="mrc", mrc_depth=depth)
+    arch = architecture_for(settings.decoder, height, width)
     torch.manual_seed(0)
-    model = build_model(arch, registry, options, 1e-3)
+    provider = build_provider(registry, "mrc", provider_setup(arch), options=settings.options)
+    model = CoolChic(arch, provider)
     with torch.no_grad():
         for grid in model.latents:
             grid.normal_(0, 0.5)
@@ -184,10 +192,9 @@ def test_coarse_context_reads_the_upsampled_coarser_grids(registry):
 
 def test_depth_zero_writes_the_spatial_bitstream(registry):
     target = demo_image(32, 32, seed=4)
-    options = _options(dec_cfg="paper", seed=5)
-    spatial = train_model(target, options, registry, torch.device("cpu"))
-    mrc0 = train_model(target, options | {"context_provider": "mrc", "mrc_depth": 0}, registry,
-                       torch.device("cpu"))
+    spatial = train_model(target, _settings(dec_cfg="paper", seed=5), registry)
+    mrc0 = train_model(target, _settings(dec_cfg="paper", seed=5, context_provider="mrc",
+                                         mrc_depth=0), registry)
     data_s = write_bitstream(spatial.model, spatial.codes)
     data_m = write_bitstream(mrc0.model, mrc0.codes)
     _, size_s = unpack_header(data_s)
@@ -198,8 +205,8 @@ def test_depth_zero_writes_the_spatial_bitstream(registry):
 
 def test_depth_six_round_trip_is_pixel_exact(registry):
     target = demo_image(40, 48, seed=6)
-    options = _options(dec_cfg="paper") | {"context_provider": "mrc", "mrc_depth": 6}
-    encoded = train_model(target, options, registry, torch.device("cpu"))
+    options = _settings(dec_cfg="paper", context_provider="mrc", mrc_depth=6)
+    encoded = train_model(target, options, registry)
     data = write_bitstream(encoded.model, encoded.codes)
     expected = reconstruct(encoded.model, integer_latents(encoded.model))
     for batch in (0, 7):
@@ -240,8 +247,8 @@ def test_plugin_imports_only_the_contract_and_torch():
 
 def test_v5_context_size_with_stabiliser_round_trip(registry):
     target = demo_image(32, 40, seed=8)
-    options = _options(arm="14,2/stabiliser") | {"context_provider": "mrc", "mrc_depth": 6}
-    encoded = train_model(target, options, registry, torch.device("cpu"))
+    options = _settings(arm="14,2/stabiliser", context_provider="mrc", mrc_depth=6)
+    encoded = train_model(target, options, registry)
     assert encoded.model.arch.n_contexts == 14 and encoded.model.arch.arm_stabiliser
     data = write_bitstream(encoded.model, encoded.codes)
     expected = reconstruct(encoded.model, integer_latents(encoded.model))

@@ -22,7 +22,7 @@ from coolchic.imageio import demo_image, image_to_uint8, load_image, save_png
 from coolchic.plugins import host_plugin_manager
 
 from .helpers import one_line_error
-from .test_encode import _options
+from .test_encode import _settings
 
 FAST = ["--preset", "fast", "--n_itr", "40", "--dec_cfg", "lop", "--quiet", "--device", "cpu"]
 
@@ -155,8 +155,8 @@ def test_unknown_key_in_a_cfg_file_is_named(images, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def small_bitstream():
     registry = collect_providers(host_plugin_manager())
-    options = _options() | {"context_provider": "mrc", "mrc_depth": 2}
-    encoded = train_model(demo_image(12, 16, seed=9), options, registry, torch.device("cpu"))
+    options = _settings(context_provider="mrc", mrc_depth=2)
+    encoded = train_model(demo_image(12, 16, seed=9), options, registry)
     data = write_bitstream(encoded.model, encoded.codes)
     return data, registry, reconstruct(encoded.model, integer_latents(encoded.model))
 

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coolchic.context import MAX_CONTEXTS
 from coolchic.errors import ConfigError
 from coolchic.synthesis import LayerSpec, parse_synthesis_layers
+
+if TYPE_CHECKING:
+    from coolchic.settings import DecoderSettings
 
 MAX_ARM_HIDDEN_LAYERS = 8
 MAX_DOWNSAMPLING = 12
@@ -98,26 +100,19 @@ def parse_latent_resolution(text: str, n_pixels: int) -> tuple[int, int]:
     return first, last
 
 
-def _option(options: Mapping[str, Any], name: str) -> Any:
-    return options[f"{name}_residue"]
-
-
-def architecture_from_options(options: Mapping[str, Any], height: int, width: int) -> Architecture:
-    """Validate the decoder keys of a parsed configuration."""
+def architecture_for(decoder: DecoderSettings, height: int, width: int) -> Architecture:
+    """Validate the decoder settings for an image of ``height`` x ``width``."""
     for key in ("hyperlatent_resolution", "ifce_resolution"):
-        value = str(_option(options, key))
+        value = str(getattr(decoder, key))
         if value != "no":
             raise ConfigError(
                 f"{key} = {value}: not supported yet (hyperlatents and IFCE are not "
                 f"implemented); set {key} = no"
             )
-    n_contexts, n_hidden, arm_stabiliser = parse_arm(str(_option(options, "arm")))
-    layers, synthesis_stabiliser = parse_synthesis_layers(str(_option(options, "layers_synthesis")))
-    latent_resolution = parse_latent_resolution(
-        str(_option(options, "latent_resolution")), height * width
-    )
-    ups = int(_option(options, "ups_k_size"))
-    preconcat = int(_option(options, "ups_preconcat_k_size"))
+    n_contexts, n_hidden, arm_stabiliser = parse_arm(str(decoder.arm))
+    layers, synthesis_stabiliser = parse_synthesis_layers(str(decoder.layers_synthesis))
+    latent_resolution = parse_latent_resolution(str(decoder.latent_resolution), height * width)
+    ups, preconcat = int(decoder.ups_k_size), int(decoder.ups_preconcat_k_size)
     if ups < 4 or ups % 2 or ups > MAX_UPS_KERNEL:
         raise ConfigError(f"ups_k_size = {ups}: must be even, in 4..{MAX_UPS_KERNEL}")
     if preconcat < 1 or preconcat % 2 == 0 or preconcat > MAX_UPS_KERNEL:

@@ -2,8 +2,9 @@
 """Decoder complexity in multiply-accumulates (MAC) per pixel, counted by fvcore.
 
 fvcore calls its unit "flop" but counts one per multiply-accumulate, as
-Cool-chic reports it. We trace the decoding path only: the ARM over every
-latent of every grid, the upsampling and the synthesis, in eval mode.
+Cool-chic reports it. We trace the model's decoding (:meth:`CoolChic.decode`,
+the composition training runs too): the ARM over every latent of every grid,
+the upsampling and the synthesis, in eval mode.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from coolchic.model import NETWORKS, CoolChic
 
 
 class _DecodingPath(nn.Module):
-    """What a decoder computes, with the networks as named submodules."""
+    """The model's own decoding (:meth:`CoolChic.decode`) from flat latents, for tracing.
+
+    The networks are its named submodules, so the count is reported per
+    network with short names.
+    """
 
     def __init__(self, model: CoolChic) -> None:
         super().__init__()
@@ -34,9 +39,8 @@ class _DecodingPath(nn.Module):
         for h, w in model.arch.grid_shapes:
             grids.append(grids_flat[start : start + h * w].view(1, 1, h, w))
             start += h * w
-        dense, coarse = self.upsampling(grids)
-        raw = self.arm(model.contexts(grids, coarse))
-        return self.synthesis(dense), raw
+        out = model.decode(grids)
+        return out.image, out.rate_bits
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ are. Plugins add their own keys through the ``coolchic_add_options`` hook.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import NoReturn
@@ -25,10 +25,11 @@ DEFAULT_CONFIG = "hop"
 
 
 class OneLineParser(configargparse.ArgumentParser):
-    """Reports bad options as one line (no usage dump) and exits with 2.
+    """Reports bad options as a one-line :class:`ConfigError` (no usage dump).
 
-    Abbreviated options are off: ``mrc_dept`` in a cfg file must be an error,
-    not ``mrc_depth``.
+    The command line prints it and exits with 2, as for any other bad setting;
+    the Python API raises it. Abbreviated options are off: ``mrc_dept`` in a
+    cfg file must be an error, not ``mrc_depth``.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -42,8 +43,7 @@ class OneLineParser(configargparse.ArgumentParser):
             if keys:
                 message = (f"unknown config key or option: {', '.join(keys)} "
                            f"(see {self.prog} --help for the accepted keys)")
-        print(f"{self.prog}: error: {' '.join(message.split())}", file=sys.stderr)
-        sys.exit(2)
+        raise ConfigError(" ".join(message.split()))
 
 
 def shipped_config(name: str) -> Path:
@@ -57,6 +57,18 @@ def resolve_config_path(value: str) -> str:
     if value in SHIPPED_CONFIGS and not Path(value).exists():
         return str(shipped_config(value))
     return value
+
+
+def resolve_shipped_configs(argv: Sequence[str]) -> list[str]:
+    """Let ``--dec_cfg hop`` name a configuration shipped with the package."""
+    resolved = list(argv)
+    for index, arg in enumerate(resolved):
+        for flag in ("--dec_cfg", "--dec_cfg_residue"):
+            if arg == flag and index + 1 < len(resolved):
+                resolved[index + 1] = resolve_config_path(resolved[index + 1])
+            elif arg.startswith(flag + "="):
+                resolved[index] = f"{flag}={resolve_config_path(arg.split('=', 1)[1])}"
+    return resolved
 
 
 def add_decoder_options(parser: configargparse.ArgumentParser) -> None:

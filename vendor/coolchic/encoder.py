@@ -1,19 +1,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Encoding one image: configuration -> trained, quantized model -> results."""
+"""Encoding one image: settings -> trained, quantized model -> bitstream -> results.
+
+The provider is built once, from the settings, before training; every
+warm-up candidate shares it.
+"""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from coolchic.architecture import Architecture, architecture_from_options
+from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import (
     DecodedImage,
     integer_latents,
@@ -24,10 +25,11 @@ from coolchic.bitstream.codec import (
 from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
 from coolchic.hooks import ProviderRegistry, build_provider
-from coolchic.imageio import psnr_8bit, write_atomically
+from coolchic.imageio import psnr_8bit
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
 from coolchic.presets import make_preset
+from coolchic.settings import EncoderSettings
 from coolchic.training import Evaluation, ProgressCallback, Trainer, evaluate
 
 
@@ -50,37 +52,31 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build_model(
-    arch: Architecture, registry: ProviderRegistry, options: Mapping[str, Any], lmbda: float
-) -> CoolChic:
-    name = options.get("context_provider", "spatial")
-    provider = build_provider(registry, name, provider_setup(arch), options=options)
-    return CoolChic(arch, provider, encoder_gain=encoder_gain_for(lmbda))
-
-
 def train_model(
     target: Tensor,
-    options: Mapping[str, Any],
+    settings: EncoderSettings,
     registry: ProviderRegistry,
-    device: torch.device,
     progress: ProgressCallback | None = None,
 ) -> EncodedModel:
     """Overfit a model to ``target`` ([1, 3, H, W] in [0, 1]) and quantize its networks."""
+    device = resolve_device(settings.device)
     height, width = target.shape[-2:]
-    arch = architecture_from_options(options, height, width)
-    lmbda = float(options["lmbda"])
-    preset = make_preset(options["preset"], lmbda, int(options["n_itr"]), options["start_lr"])
-    torch.manual_seed(int(options["seed"]))
+    arch = architecture_for(settings.decoder, height, width)
+    training = settings.training
+    preset = make_preset(training.preset, training.lmbda, training.n_itr, training.start_lr)
+    provider = build_provider(registry, settings.context_provider, provider_setup(arch),
+                              options=settings.options)
+    torch.manual_seed(training.seed)
     start = time.monotonic()
 
     def make_candidate() -> CoolChic:
-        return build_model(arch, registry, options, lmbda).to(device)
+        return CoolChic(arch, provider, encoder_gain=encoder_gain_for(training.lmbda)).to(device)
 
     target = target.to(device)
     model, _ = Trainer(target, preset, progress).run(make_candidate)
-    estimate = evaluate(model, target, lmbda)
-    codes = quantize_networks(model, target, lmbda)
-    evaluation = evaluate(model, target, lmbda, network_bits(codes))
+    estimate = evaluate(model, target, training.lmbda)
+    codes = quantize_networks(model, target, training.lmbda)
+    evaluation = evaluate(model, target, training.lmbda, network_bits(codes))
     return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start)
 
 
@@ -108,22 +104,22 @@ def make_bitstream(
 
 def results_record(
     encoded: EncodedModel,
-    options: Mapping[str, Any],
-    image_path: str,
+    settings: EncoderSettings,
+    image_name: str,
     bitstream: WrittenBitstream | None = None,
 ) -> dict[str, Any]:
     """The ``--results`` JSON of one encode."""
     model, evaluation = encoded.model, encoded.evaluation
     complexity = count_macs(model)
     record = {
-        "image": image_path,
+        "image": image_name,
         "height": model.arch.height,
         "width": model.arch.width,
         "n_pixels": evaluation.n_pixels,
-        "lmbda": float(options["lmbda"]),
-        "n_itr": int(options["n_itr"]),
-        "preset": options["preset"],
-        "seed": int(options["seed"]),
+        "lmbda": settings.training.lmbda,
+        "n_itr": settings.training.n_itr,
+        "preset": settings.training.preset,
+        "seed": settings.training.seed,
         "context_provider": model.provider.name,
         "provider_fields": model.provider.header_fields(),
         "architecture": model.arch.describe(),
@@ -156,7 +152,3 @@ def results_record(
     else:
         record["rate_bpp_estimate"] = evaluation.rate_bpp
     return record
-
-
-def write_json(path: str | Path, record: Mapping[str, Any]) -> None:
-    write_atomically(path, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from coolchic.errors import ImageError, OutputError
+from coolchic.errors import ImageError
+from coolchic.files import write_atomically
 
 #: Largest image we accept (pixels); bigger ones need more memory than we test.
 MAX_PIXELS = 4096 * 4096
@@ -80,6 +80,41 @@ def load_image(path: str | os.PathLike) -> Tensor:
     return torch.from_numpy(chw).unsqueeze(0).float() / 255.0
 
 
+def as_image(image: str | os.PathLike | np.ndarray | Tensor) -> Tensor:
+    """Any image the API takes, as :func:`load_image` returns it: ``[1, 3, H, W]`` in [0, 1].
+
+    * a path: read with :func:`load_image`;
+    * a NumPy array ``[H, W, 3]`` or ``[H, W]`` (grayscale) of uint8;
+    * a tensor ``[1, 3, H, W]`` or ``[3, H, W]``: uint8, or float in [0, 1],
+      rounded to the 8-bit grid (the decoder outputs 8-bit images).
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image)
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (
+                image.ndim == 3 and image.shape[2] != 3):
+            raise ImageError(f"a NumPy image must be uint8 [H, W, 3] or [H, W], not "
+                             f"{image.dtype} {list(image.shape)}")
+        rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+        image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))
+    if not isinstance(image, Tensor):
+        raise ImageError(f"cannot encode a {type(image).__name__}: give a path, an array or a tensor")
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if image.dim() != 4 or image.shape[:2] != (1, 3) or image.numel() == 0:
+        raise ImageError(f"an image tensor must be [1, 3, H, W] or [3, H, W], not {list(image.shape)}")
+    if image.shape[-2] * image.shape[-1] > MAX_PIXELS:
+        raise ImageError(f"{image.shape[-1]}x{image.shape[-2]} is larger than {MAX_PIXELS} pixels")
+    if image.dtype == torch.uint8:
+        return image.float() / 255.0
+    if not image.is_floating_point():
+        raise ImageError(f"an image tensor must be uint8 or float, not {image.dtype}")
+    image = image.detach().float().cpu()
+    if not torch.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise ImageError("a float image tensor must hold values in [0, 1]")
+    return torch.round(image * 255.0) / 255.0
+
+
 def image_to_uint8(image: Tensor) -> np.ndarray:
     """``[1, 3, H, W]`` in [0, 1] -> ``[H, W, 3]`` uint8 (clamped, rounded)."""
     array = torch.round(torch.clamp(image.detach(), 0.0, 1.0) * 255.0)
@@ -93,23 +128,6 @@ def psnr_8bit(image: Tensor, reference: Tensor) -> float:
     if squared == 0:
         return math.inf
     return 10.0 * math.log10(255.0**2 * diff.size / squared)
-
-
-def write_atomically(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as error:
-        raise OutputError(f"{path}: cannot write ({error.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_png(image: Tensor, path: str | os.PathLike) -> None:

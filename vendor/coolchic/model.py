@@ -1,15 +1,21 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The Cool-chic model: latent pyramid, ARM, upsampling and synthesis.
 
-One forward pass quantizes the latents, gathers each latent's context (causal
-neighbours and, through the context provider, values from the upsampled
+One forward pass quantizes the latents, gathers each latent's context (the
+positions its provider names: causal neighbours, and values of the upsampled
 coarser grids), evaluates the ARM for the rate, and decodes the image::
 
     latents -> quantize -> upsampling -> synthesis -> image
                   |            | coarse states
-                  +--> contexts <-- provider
+                  +--> contexts <-- provider's positions
                           |
                          ARM -> Laplace(mu, scale) -> rate (bits)
+
+:meth:`CoolChic.decode` is that composition, written once: training calls it
+through ``forward``, the complexity count traces it, and the quantization of
+the networks reuses its steps (:meth:`CoolChic.decoder_inputs`,
+:meth:`CoolChic.latent_rate`, :meth:`CoolChic.synthesize`) to re-run only
+the one that a trial changes.
 """
 
 from __future__ import annotations
@@ -58,6 +64,15 @@ class QuantizerSetting:
 class ModelOutput:
     image: Tensor  # [1, 3, H, W], not clamped
     rate_bits: Tensor  # [n_latents], one value per latent
+
+
+@dataclass
+class DecoderInputs:
+    """What the ARM and the synthesis read, from given latent grids."""
+
+    flat: Tensor  # every latent, finest grid first, [n_latents]
+    context: Tensor  # ARM input of every latent, [n_latents, N]
+    dense: Tensor  # synthesis input, [1, n_grids, H_0, W_0]
 
 
 def provider_setup(arch: Architecture) -> ProviderSetup:
@@ -142,14 +157,27 @@ class CoolChic(nn.Module):
             image = F.interpolate(image, size=(self.arch.height, self.arch.width), mode="bicubic")
         return image
 
-    def forward(self, setting: QuantizerSetting | None = None) -> ModelOutput:
-        grids = self.quantized_latents(setting)
-        dense, coarse_states = self.upsampling(grids)
-        context = self.contexts(grids, coarse_states)
+    def latent_rate(self, flat: Tensor, context: Tensor) -> Tensor:
+        """Bits of each latent under the Laplace the ARM predicts from its context."""
         mu, scale = mu_and_scale(self.arm(context))
-        flat = torch.cat([grid.reshape(-1) for grid in grids])
-        rate = laplace_rate_bits(flat, mu, scale)
-        return ModelOutput(image=self.synthesize(dense), rate_bits=rate)
+        return laplace_rate_bits(flat, mu, scale)
+
+    def decoder_inputs(self, grids: list[Tensor]) -> DecoderInputs:
+        dense, coarse_states = self.upsampling(grids)
+        return DecoderInputs(
+            flat=torch.cat([grid.reshape(-1) for grid in grids]),
+            context=self.contexts(grids, coarse_states),
+            dense=dense,
+        )
+
+    def decode(self, grids: list[Tensor]) -> ModelOutput:
+        """The decoder's computation on latent grids: image and rate of every latent."""
+        inputs = self.decoder_inputs(grids)
+        return ModelOutput(image=self.synthesize(inputs.dense),
+                           rate_bits=self.latent_rate(inputs.flat, inputs.context))
+
+    def forward(self, setting: QuantizerSetting | None = None) -> ModelOutput:
+        return self.decode(self.quantized_latents(setting))
 
 
 def to_8bit(image: Tensor) -> Tensor:

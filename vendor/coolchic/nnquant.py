@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from coolchic.arm import laplace_rate_bits, mu_and_scale
 from coolchic.expgolomb import best_order
 from coolchic.model import CoolChic, to_8bit
 
@@ -63,7 +62,11 @@ def integers_of(params: list[Tensor], step_exponent: int) -> np.ndarray | None:
 
 
 class _RateDistortion:
-    """Loss of the model with cached pieces, to try many steps cheaply."""
+    """Loss of the model, re-running only the decoder step a trial changes.
+
+    A new ARM step changes the rate only; a new synthesis step the distortion
+    only; a new upsampling step changes both, and everything is recomputed.
+    """
 
     def __init__(self, model: CoolChic, target: Tensor, lmbda: float) -> None:
         self.model, self.target, self.lmbda = model, target, lmbda
@@ -72,22 +75,17 @@ class _RateDistortion:
 
     @torch.no_grad()
     def refresh(self) -> None:
-        model = self.model
-        self.grids = model.quantized_latents()
-        self.flat = torch.cat([g.reshape(-1) for g in self.grids])
-        self.dense, coarse = model.upsampling(self.grids)
-        self.context = model.contexts(self.grids, coarse)
+        self.inputs = self.model.decoder_inputs(self.model.quantized_latents())
         self.latent_bits = self.rate()
         self.mse = self.distortion()
 
     @torch.no_grad()
     def rate(self) -> float:
-        mu, scale = mu_and_scale(self.model.arm(self.context))
-        return float(laplace_rate_bits(self.flat, mu, scale).sum())
+        return float(self.model.latent_rate(self.inputs.flat, self.inputs.context).sum())
 
     @torch.no_grad()
     def distortion(self) -> float:
-        image = to_8bit(self.model.synthesize(self.dense))
+        image = to_8bit(self.model.synthesize(self.inputs.dense))
         return float(torch.mean((image - self.target) ** 2))
 
     def loss(self, changed: str, network_bits: int) -> float:

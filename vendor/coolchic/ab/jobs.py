@@ -21,7 +21,7 @@ from coolchic import __version__
 from coolchic.ab.process import JobError, run_step
 from coolchic.ab.upstream import PRESET_OPTIONS, UpstreamHost, decode_time, read_results_tsv
 from coolchic.ab.variants import Variant
-from coolchic.encoder import write_json
+from coolchic.files import write_json
 from coolchic.imageio import load_image, psnr_8bit
 
 #: Largest gap allowed between upstream's reported PSNR (printed to 7 digits,

@@ -15,8 +15,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from coolchic.encoder import write_json
-from coolchic.imageio import write_atomically
+from coolchic.files import write_atomically, write_json
 from coolchic.ab.bdrate import CurveError, bd_rate
 
 AGGREGATION = "mean of per-image PSNR and mean of per-image bpp, per lambda (as the MRC paper)"

@@ -11,6 +11,7 @@ gathers the positions the provider names, causal and coarse.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +40,18 @@ class DecodedImage:
     image: Tensor  # [1, 3, H, W] on the 8-bit grid
     header: Header
     n_bytes: int
+    model: CoolChic  # the decoder rebuilt from the file, with its decoded latents
 
     @property
     def rate_bpp(self) -> float:
         return 8.0 * self.n_bytes / (self.header.arch.height * self.header.arch.width)
+
+
+def on_cpu(model: CoolChic) -> CoolChic:
+    """``model`` if it is on the CPU, else a CPU copy: coding never moves the caller's model."""
+    if all(p.device.type == "cpu" for p in model.parameters()):
+        return model
+    return copy.deepcopy(model).cpu()
 
 
 def integer_latents(model: CoolChic) -> list[Tensor]:
@@ -61,23 +70,32 @@ def fixed_dense_state(model: CoolChic, grids: list[Tensor]) -> Tensor:
 
 @torch.no_grad()
 def synthesize_fixed(model: CoolChic, dense: Tensor) -> Tensor:
-    """Float decoder output from the fixed-point dense state.
+    """Float decoder output from the fixed-point dense state (``model`` on the CPU).
 
-    Runs on one CPU thread: the thread count must not change the image.
+    Runs on one CPU thread and in eval mode (restored after): the thread
+    count must not change the image.
     """
+    was_training = model.training
     model.eval()
-    with single_thread():
-        return model.synthesize(dense.to(torch.float32) / 2.0**FRAC_BITS)
+    try:
+        with single_thread():
+            return model.synthesize(dense.to(torch.float32) / 2.0**FRAC_BITS)
+    finally:
+        model.train(was_training)
 
 
 def reconstruct(model: CoolChic, grids: list[Tensor]) -> Tensor:
     """The decoded image of integer grids, on the 8-bit grid."""
+    model = on_cpu(model)
     return to_8bit(synthesize_fixed(model, fixed_dense_state(model, grids)))
 
 
 def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]]) -> bytes:
-    """Bytes of the ``.cool`` file of a trained model with quantized networks."""
-    model = model.cpu().eval()
+    """Bytes of the ``.cool`` file of a trained model with quantized networks.
+
+    The caller's model stays where it is, in the mode it is in.
+    """
+    model = on_cpu(model)
     sections: list[bytes] = []
     section_bytes: dict[str, dict[str, int]] = {}
     for network in NETWORK_ORDER:
@@ -140,7 +158,10 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
     image = to_8bit(synthesize_fixed(model, dense))
     if not torch.isfinite(image).all():
         raise BitstreamError("the decoded networks produce a non-finite image")
-    return DecodedImage(image=image, header=header, n_bytes=len(data))
+    with torch.no_grad():  # the model holds what it decoded: write_bitstream() gives the file back
+        for latent, grid in zip(model.latents, grids):
+            latent.copy_(grid.view_as(latent).to(latent.dtype) / model.encoder_gain)
+    return DecodedImage(image=image, header=header, n_bytes=len(data), model=model)
 
 
 @torch.no_grad()

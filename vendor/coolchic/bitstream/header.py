@@ -3,7 +3,7 @@
 
 Layout (little endian)::
 
-    magic "MRCC", version u8
+    magic "COOL", version u8
     height u16, width u16, bit depth u8
     latent_first u8, latent_last u8
     arm contexts u8, arm hidden layers u8, flags u8 (1: ARM stabiliser, 2: synthesis stabiliser)
@@ -20,11 +20,14 @@ the last byte, at most 5 bytes.
 
 The sections follow in that order; their sizes must add up to the file size.
 Every field is checked against documented bounds before anything is allocated.
+
+The magic names the format of this host, whatever the context provider.
+Files written before it did (magic "MRCC", version 1, the same layout) are
+still read.
 """
 
 from __future__ import annotations
 
-import re
 import struct
 from dataclasses import dataclass
 
@@ -37,19 +40,20 @@ from coolchic.architecture import (
 from coolchic.context import MAX_CONTEXTS
 from coolchic.errors import BitstreamError
 from coolchic.expgolomb import MAX_ORDER
+from coolchic.hooks import MAX_HEADER_FIELDS, NAME_PATTERN
 from coolchic.imageio import MAX_PIXELS
 from coolchic.nnquant import SEARCH_ORDER, STEP_EXPONENTS, ParameterCode
 from coolchic.synthesis import MAX_SYNTHESIS_FEATURES, MAX_SYNTHESIS_KERNEL, LayerSpec
 
-MAGIC = b"MRCC"
+MAGIC = b"COOL"
+#: The magic of version-1 files written before the magic named the format.
+EARLIER_MAGIC = b"MRCC"
 VERSION = 1
 NETWORK_ORDER = ("arm", "upsampling", "synthesis")
 PARAMETER_SETS = ("weight", "bias")
 MAX_SYNTHESIS_LAYERS = 16
-MAX_PROVIDER_FIELDS = 16
 LATENTS_PER_BIT = 1024
 FREE_LATENTS = 65536
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 assert set(NETWORK_ORDER) == set(SEARCH_ORDER)
 
 
@@ -137,7 +141,7 @@ class _Reader:
             text = raw.decode("ascii")
         except UnicodeDecodeError:
             text = ""
-        if not _NAME.match(text):
+        if not NAME_PATTERN.match(text):
             raise BitstreamError(f"invalid {what} {raw!r} in the header")
         return text
 
@@ -151,7 +155,7 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     """Parse and validate a header; return it and its size in bytes."""
     reader = _Reader(data)
     (magic,) = reader.take("<4s")
-    _check(magic == MAGIC, "not a .cool bitstream (wrong magic bytes)")
+    _check(magic in (MAGIC, EARLIER_MAGIC), "not a .cool bitstream (wrong magic bytes)")
     (version,) = reader.take("<B")
     _check(version == VERSION, f"unsupported bitstream version {version} (this decoder reads {VERSION})")
     (height, width, bit_depth, first, last, n_contexts, n_hidden, flags, ups, preconcat) = (
@@ -183,7 +187,7 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     _check(layers[-1].out_features == 3, "the synthesis does not output 3 channels")
     provider_name = reader.name("context provider name")
     (n_fields,) = reader.take("<B")
-    _check(n_fields <= MAX_PROVIDER_FIELDS, f"{n_fields} provider fields is out of bounds")
+    _check(n_fields <= MAX_HEADER_FIELDS, f"{n_fields} provider fields is out of bounds")
     fields = {}
     for _ in range(n_fields):
         key = reader.name("provider field name")

@@ -26,7 +26,7 @@ from coolchic.ab.upstream import UpstreamHost
 from coolchic.ab.variants import Variant
 from coolchic.cli import StatusLine, guarded
 from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
-from coolchic.encoder import write_json
+from coolchic.files import write_json
 from coolchic.errors import ConfigError
 from coolchic.presets import MIN_ITERATIONS, PRESETS
 

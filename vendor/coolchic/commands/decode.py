@@ -8,15 +8,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
-from coolchic.bitstream.codec import read_bitstream
+from coolchic import api
 from coolchic.cli import guarded
-from coolchic.encoder import write_json
 from coolchic.errors import BitstreamError
-from coolchic.hooks import collect_providers
+from coolchic.files import write_json
 from coolchic.imageio import save_png
-from coolchic.plugins import host_plugin_manager
+from coolchic.plugins import installed_providers
+from coolchic.threads import torch_threads
 
 PROG = "mrc-coolchic decode"
 
@@ -43,16 +41,15 @@ def main(argv: Sequence[str]) -> int:
 def run(args) -> int:
     if args.batch < 0 or args.threads < 0:
         raise BitstreamError("--batch and --threads must be 0 or positive")
-    if args.threads:
-        torch.set_num_threads(args.threads)
     path = Path(args.input)
     if not path.is_file():
         raise BitstreamError(f"{path}: no such file")
     data = path.read_bytes()
-    registry = collect_providers(host_plugin_manager())
-    start = time.monotonic()
-    decoded = read_bitstream(data, registry, max_batch=args.batch)
-    elapsed = time.monotonic() - start
+    registry = installed_providers()
+    with torch_threads(args.threads):
+        start = time.monotonic()
+        decoded = api.decode(data, batch=args.batch, registry=registry)
+        elapsed = time.monotonic() - start
     save_png(decoded.image, args.output)
     arch = decoded.header.arch
     if args.results:

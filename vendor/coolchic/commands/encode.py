@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""``mrc-coolchic encode``: overfit a Cool-chic decoder to one image."""
+"""``mrc-coolchic encode``: overfit a Cool-chic decoder to one image.
+
+Parses the command line (files, and the settings through
+:mod:`coolchic.settings`), then calls :func:`coolchic.api.encode` and writes
+what it returns.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,21 @@ from pathlib import Path
 
 import torch
 
+from coolchic import api
 from coolchic.cli import StatusLine, guarded
-from coolchic.config import (
-    DEFAULT_CONFIG,
-    SHIPPED_CONFIGS,
-    OneLineParser,
-    add_decoder_options,
-    resolve_config_path,
-)
-from coolchic.encoder import (
-    make_bitstream,
-    resolve_device,
-    results_record,
-    train_model,
-    write_json,
-)
+from coolchic.config import OneLineParser, resolve_shipped_configs
+from coolchic.encoder import resolve_device
 from coolchic.errors import ConfigError
+from coolchic.files import write_atomically, write_json
 from coolchic.hooks import collect_providers
-from coolchic.imageio import load_image, write_atomically
+from coolchic.imageio import load_image
 from coolchic.plugins import host_plugin_manager
-from coolchic.presets import PRESETS
+from coolchic.settings import add_encoder_options, settings_from_args
 from coolchic.training import ProgressEvent
 
 PROG = "mrc-coolchic encode"
+#: Options of this command that are not encoder settings.
+FILE_OPTIONS = ("input", "output", "workdir", "results", "quiet", "debug")
 
 
 def build_parser(manager) -> OneLineParser:
@@ -41,39 +38,13 @@ def build_parser(manager) -> OneLineParser:
     )
     parser.add_argument("-i", "--input", required=True, help="8-bit RGB PNG image to code")
     parser.add_argument("-o", "--output", help="bitstream to write (.cool)")
-    parser.add_argument(
-        "--dec_cfg", "--dec_cfg_residue", is_config_file=True,
-        help=f"decoder config file, or a shipped one: {', '.join(SHIPPED_CONFIGS)} "
-        f"(defaults are those of {DEFAULT_CONFIG})",
-    )
-    add_decoder_options(parser)
-    enc = parser.add_argument_group("training")
-    enc.add_argument("--lmbda", type=float, default=1e-3, help="rate constraint (D + lmbda R)")
-    enc.add_argument("--n_itr", type=int, default=10000, help="training iterations, all phases")
-    enc.add_argument("--start_lr", type=float, default=1e-2, help="initial learning rate")
-    enc.add_argument("--preset", choices=PRESETS, default="intra", help="training schedule")
-    enc.add_argument("--seed", type=int, default=0, help="random seed")
-    enc.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
-    enc.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: default)")
+    add_encoder_options(parser, manager)
     out = parser.add_argument_group("outputs")
     out.add_argument("--workdir", help="directory for the trained model and logs")
     out.add_argument("--results", help="write a JSON summary of the encode here")
     out.add_argument("--quiet", action="store_true", help="no progress line")
     out.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    manager.hook.coolchic_add_options(parser=parser)
     return parser
-
-
-def resolve_shipped_configs(argv: Sequence[str]) -> list[str]:
-    """Let ``--dec_cfg hop`` name a configuration shipped with the package."""
-    resolved = list(argv)
-    for index, arg in enumerate(resolved):
-        for flag in ("--dec_cfg", "--dec_cfg_residue"):
-            if arg == flag and index + 1 < len(resolved):
-                resolved[index + 1] = resolve_config_path(resolved[index + 1])
-            elif arg.startswith(flag + "="):
-                resolved[index] = f"{flag}={resolve_config_path(arg.split('=', 1)[1])}"
-    return resolved
 
 
 class ProgressLine(StatusLine):
@@ -94,29 +65,27 @@ class ProgressLine(StatusLine):
 def main(argv: Sequence[str]) -> int:
     manager = host_plugin_manager()
     parser = build_parser(manager)
-    args = parser.parse_args(resolve_shipped_configs(argv))
-    return guarded(lambda: run(args, manager), args.debug, PROG)
+    return guarded(lambda: run(parser.parse_args(resolve_shipped_configs(argv)), manager),
+                   "--debug" in argv, PROG)
 
 
 def run(args, manager) -> int:
     if args.threads < 0:
         raise ConfigError(f"threads = {args.threads}: must be 0 (default) or positive")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    settings = settings_from_args(args, ignore=FILE_OPTIONS)
+    resolve_device(settings.device)  # before reading the image: fail fast
     target = load_image(args.input)
-    registry = collect_providers(manager)
-    options = vars(args)
     progress = None if args.quiet else ProgressLine()
     try:
-        encoded = train_model(target, options, registry, device, progress)
+        encoded = api.encode(target, settings, write=bool(args.output),
+                             registry=collect_providers(manager), progress=progress,
+                             name=str(args.input))
     finally:
         if progress is not None:
             progress.close()
-    bitstream = make_bitstream(encoded, target, registry) if args.output else None
-    if bitstream is not None:
-        write_atomically(args.output, bitstream.data)
-    record = results_record(encoded, options, str(args.input), bitstream)
+    if encoded.bitstream is not None:
+        write_atomically(args.output, encoded.bitstream)
+    record = encoded.results
     if args.workdir:
         workdir = Path(args.workdir)
         workdir.mkdir(parents=True, exist_ok=True)

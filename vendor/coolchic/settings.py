@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Typed encoder settings, built once from the parsed options and passed down.
+
+The parser (:func:`encoder_parser`) is the one source of keys and defaults:
+the command line, ``.cfg`` files and the Python API (:func:`parse_settings`)
+all go through it, with Cool-chic's precedence default < config file <
+command line. What comes out is an :class:`EncoderSettings`: the decoder's
+architecture keys, the training keys, the context provider and its options,
+and where to run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import pluggy
+
+from coolchic.config import (
+    DEFAULT_CONFIG,
+    SHIPPED_CONFIGS,
+    OneLineParser,
+    add_decoder_options,
+    resolve_shipped_configs,
+)
+from coolchic.presets import PRESETS
+
+
+@dataclass(frozen=True)
+class DecoderSettings:
+    """The decoder keys of a config file (upstream's ``cfg/dec/intra`` keys, without ``_residue``)."""
+
+    arm: str
+    layers_synthesis: str
+    latent_resolution: str
+    hyperlatent_resolution: str
+    ifce_resolution: str
+    output_feature_ifce: int
+    ups_k_size: int
+    ups_preconcat_k_size: int
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    lmbda: float
+    n_itr: int
+    start_lr: float
+    preset: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    decoder: DecoderSettings
+    training: TrainingSettings
+    context_provider: str
+    #: Every parsed key, plugins' included: what a provider's ``from_options`` reads.
+    options: dict[str, Any]
+    device: str
+    threads: int
+
+    def describe(self) -> dict[str, Any]:
+        """The settings as a flat ``key: value`` record (for result files)."""
+        return dict(self.options)
+
+
+def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) -> None:
+    """Every settings key: config file, decoder, training, device, and the plugins' keys."""
+    parser.add_argument(
+        "--dec_cfg", "--dec_cfg_residue", is_config_file=True,
+        help=f"decoder config file, or a shipped one: {', '.join(SHIPPED_CONFIGS)} "
+        f"(defaults are those of {DEFAULT_CONFIG})",
+    )
+    add_decoder_options(parser)
+    training = parser.add_argument_group("training")
+    training.add_argument("--lmbda", type=float, default=1e-3, help="rate constraint (D + lmbda R)")
+    training.add_argument("--n_itr", type=int, default=10000, help="training iterations, all phases")
+    training.add_argument("--start_lr", type=float, default=1e-2, help="initial learning rate")
+    training.add_argument("--preset", choices=PRESETS, default="intra", help="training schedule")
+    training.add_argument("--seed", type=int, default=0, help="random seed")
+    training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
+    training.add_argument("--threads", type=int, default=0,
+                          help="CPU threads for torch (0: leave torch's default)")
+    manager.hook.coolchic_add_options(parser=parser)
+
+
+def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings:
+    """Typed settings of a parsed namespace; ``ignore`` names keys that are not settings."""
+    values = {k: v for k, v in vars(args).items() if k not in ignore and k != "dec_cfg"}
+    decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
+    training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
+    return EncoderSettings(decoder, training, values["context_provider"], values,
+                           values["device"], values["threads"])
+
+
+def encoder_parser(manager: pluggy.PluginManager, prog: str = "coolchic settings") -> OneLineParser:
+    parser = OneLineParser(prog=prog, description="Cool-chic encoder settings")
+    add_encoder_options(parser, manager)
+    return parser
+
+
+def parse_settings(argv: Sequence[str], manager: pluggy.PluginManager) -> EncoderSettings:
+    """Settings from command-line style arguments (``--dec_cfg hop --lmbda 0.001 ...``)."""
+    args = encoder_parser(manager).parse_args(resolve_shipped_configs(argv))
+    return settings_from_args(args)
