@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coolchic.ab.upstream import patch_file
+from coolchic.ab.upstream import launch_command, patch_file
 
 SOURCE = os.environ.get("COOLCHIC_SRC")
 needs_upstream = pytest.mark.skipif(
@@ -43,8 +43,12 @@ def upstream_env() -> dict:
 
 
 def run_upstream(args: list[str], cwd: Path) -> str:
-    done = subprocess.run([sys.executable, *args], cwd=cwd, env=upstream_env(),
-                          capture_output=True, text=True)
+    """Run a script of the checkout ``cwd`` (seeded: upstream takes no seed), or ``-c`` code."""
+    if args[0] == "-c":
+        command = [sys.executable, *args]
+    else:
+        command = launch_command(sys.executable, cwd, args[0], args[1:], seed=0, threads=2)
+    done = subprocess.run(command, cwd=cwd, env=upstream_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 

@@ -144,3 +144,17 @@ def test_rate_estimate_gap_is_relative_to_the_estimate():
     assert gap["max_percent"] == pytest.approx(10.0) and gap["min_percent"] == pytest.approx(-3.0)
     assert gap["mean_percent"] == pytest.approx(3.5)
     assert rate_estimate_gap([]) is None
+
+
+def test_encode_time_ratio_pairs_the_same_image_and_lambda():
+    ref = [{"image": "a", "lmbda": 1e-3, "encode_wall_time": 10.0},
+           {"image": "b", "lmbda": 1e-3, "encode_wall_time": 30.0}]
+    cand = [{"image": "a", "lmbda": 1e-3, "encode_wall_time": 5.0},
+            {"image": "b", "lmbda": 1e-3, "encode_wall_time": 30.0},
+            {"image": "c", "lmbda": 1e-3, "encode_wall_time": 99.0}]  # no reference: ignored
+    ratio = encode_time_ratio(ref, cand)
+    assert ratio["n_pairs"] == 2
+    assert ratio["total"] == pytest.approx(35.0 / 40.0)
+    assert ratio["mean"] == pytest.approx(0.75)
+    assert (ratio["min"], ratio["max"]) == (0.5, 1.0)
+    assert encode_time_ratio(ref, []) is None

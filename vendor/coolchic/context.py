@@ -18,8 +18,6 @@ and v5's order otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from coolchic.hooks import WINDOW_RADIUS, Offset
 
 WINDOW = 2 * WINDOW_RADIUS + 1

@@ -347,9 +347,11 @@ def build_provider(
     """The one way a host builds a provider: for an encoder (``options``) or from a header.
 
     The provider must call itself ``name`` and keep the contract
-    (:func:`check_provider`). Whatever a third-party factory or provider
-    raises becomes a :class:`ProviderError` naming the provider, so a bad
-    option or a corrupted header field is reported, not a crash.
+    (:func:`check_provider`); one built from header fields must write the same
+    fields back, so a field it does not know is an error, not ignored.
+    Whatever a third-party factory or provider raises becomes a
+    :class:`ProviderError` naming the provider, so a bad option or a corrupted
+    header field is reported, not a crash.
 
     :param registry: the installed providers.
     :param name: registered name of the provider.
@@ -370,6 +372,10 @@ def build_provider(
             raise ProviderError(f"context provider registered as {name!r} calls itself "
                                 f"{getattr(provider, 'name', None)!r}")
         check_provider(provider, setup)
+        if fields is not None and dict(provider.header_fields()) != dict(fields):
+            # A field the provider ignores or reads wrongly would decode with another model.
+            raise ProviderError(f"context provider {name!r} does not write back {source} "
+                                f"(it writes {dict(provider.header_fields())})")
     except ProviderError:
         raise
     except Exception as error:  # noqa: BLE001 - third-party code: report, do not crash

@@ -24,6 +24,7 @@ from coolchic.config import (
     add_decoder_options,
     resolve_shipped_configs,
 )
+from coolchic.errors import ConfigError
 from coolchic.presets import PRESETS
 
 
@@ -60,10 +61,6 @@ class EncoderSettings:
     device: str
     threads: int
 
-    def describe(self) -> dict[str, Any]:
-        """The settings as a flat ``key: value`` record (for result files)."""
-        return dict(self.options)
-
 
 def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) -> None:
     """Every settings key: config file, decoder, training, device, and the plugins' keys."""
@@ -88,6 +85,8 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
 def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings:
     """Typed settings of a parsed namespace; ``ignore`` names keys that are not settings."""
     values = {k: v for k, v in vars(args).items() if k not in ignore and k != "dec_cfg"}
+    if values["threads"] < 0:
+        raise ConfigError(f"threads = {values['threads']}: must be 0 (default) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
     training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,

@@ -98,6 +98,12 @@ print(json.dumps({"nn_bytes": header.get_value("nn_n_bytes"),
 """
 
 
+def launch_command(python: str, root: Path, script: str, args: list[str], seed: int,
+                   threads: int) -> list[str]:
+    """Command running ``root/script`` unchanged, after seeding torch and setting its threads."""
+    return [python, "-c", _LAUNCHER, str(root), str(seed), str(threads), script, *args]
+
+
 def patch_file() -> Path:
     """The patch that adds the hook contract to upstream (package data)."""
     return Path(str(resources.files("coolchic.ab") / PATCH_NAME))
@@ -247,7 +253,7 @@ class UpstreamHost:
         return env
 
     def script(self, name: str, args: list[str], seed: int, threads: int) -> list[str]:
-        return [self.python, "-c", _LAUNCHER, str(self.root), str(seed), str(threads), name, *args]
+        return launch_command(self.python, self.root, name, args, seed, threads)
 
     def section_bytes(self, bitstream: Path) -> dict[str, int]:
         stdout, _ = run_step([self.python, "-c", _SECTIONS, str(self.root), str(bitstream)],

@@ -135,7 +135,8 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
                                   fields=header.provider_fields)
         model = CoolChic(arch, provider)
     except (ProviderError, ValueError, CoolChicError) as error:
-        raise BitstreamError(f"cannot rebuild the decoder: {error}") from None
+        raise BitstreamError(f"cannot rebuild the decoder (context provider "
+                             f"{header.provider_name!r}): {error}") from None
     model.eval()
     for network in NETWORK_ORDER:
         sets = parameter_sets(model.networks()[network])

@@ -22,6 +22,7 @@ synthesis input, so a provider reading coarse grids costs no extra upsampling.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import constriction
@@ -99,23 +100,36 @@ class _GridCoding:
         return mu_f, scale_f
 
 
+def fixed_point_contexts(
+    model: CoolChic, grids: list[Tensor], coding: _GridCoding | None = None
+) -> Iterator[tuple[int, Tensor]]:
+    """``(grid, context)`` coarsest grid first: the encoder's fixed-point ARM inputs.
+
+    ``context`` is ``[H_i * W_i, N]`` int64 with ``FRAC_BITS`` fractional bits,
+    in raster order: the causal positions, then the coarse positions read from
+    the fixed-point upsampling of the grids already yielded.
+    """
+    coding = coding or _GridCoding(model, keep_dense=False)
+    for grid in range(len(grids) - 1, -1, -1):
+        values = grids[grid].to(torch.int64)
+        height, width = values.shape
+        causal = gather(values.view(1, 1, height, width) << FRAC_BITS,
+                        [(0, dy, dx) for dy, dx in model.causal_offsets[grid]])
+        coarse = coding.coarse_context(grid)
+        yield grid, causal if coarse is None else torch.cat([causal, coarse], dim=1)
+        coding.grid_done(grid, values)
+
+
 def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
     """Range code integer grids ``[H_i, W_i]`` (finest first); returns the bytes."""
     coding = _GridCoding(model, keep_dense=False)
     encoder = constriction.stream.queue.RangeEncoder()
-    for grid in range(len(grids) - 1, -1, -1):
-        values = grids[grid].to(torch.int64)
-        height, width = values.shape
-        offsets = model.causal_offsets[grid]
-        causal = gather(values.view(1, 1, height, width) << FRAC_BITS,
-                        [(0, dy, dx) for dy, dx in offsets])
-        coarse = coding.coarse_context(grid)
-        context = causal if coarse is None else torch.cat([causal, coarse], dim=1)
-        order = coding_order(height, width, wavefront_slope(offsets)).positions
+    for grid, context in fixed_point_contexts(model, grids, coding):
+        height, width = grids[grid].shape
+        order = coding_order(height, width, wavefront_slope(model.causal_offsets[grid])).positions
         mu, scale = coding.probabilities(context[order])
-        symbols = values.reshape(-1)[order].numpy().astype(np.int32)
+        symbols = grids[grid].to(torch.int64).reshape(-1)[order].numpy().astype(np.int32)
         encoder.encode(symbols, _GridCoding.family, mu, scale)
-        coding.grid_done(grid, values)
     return encoder.get_compressed().astype("<u4").tobytes()
 
 

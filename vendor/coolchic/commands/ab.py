@@ -24,7 +24,7 @@ from coolchic.ab.jobs import Job, run_job
 from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
 from coolchic.ab.upstream import UpstreamHost
 from coolchic.ab.variants import Variant
-from coolchic.cli import StatusLine, guarded
+from coolchic.commands.running import StatusLine, guarded
 from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.files import write_json
 from coolchic.errors import ConfigError

@@ -9,7 +9,7 @@ import statistics
 import sys
 from collections.abc import Sequence
 
-from coolchic.cli import guarded
+from coolchic.commands.running import guarded
 from coolchic.ab.curves import load_curve
 from coolchic.ab.bdrate import INTERPOLATIONS, CurveError, bd_rate
 

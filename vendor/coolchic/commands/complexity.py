@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 
 from coolchic.architecture import architecture_for
-from coolchic.cli import guarded
+from coolchic.commands.running import guarded
 from coolchic.complexity import Complexity, ComplexityMismatch, compare, count_macs
 from coolchic.config import OneLineParser, resolve_shipped_configs
 from coolchic.errors import ConfigError
@@ -67,13 +67,12 @@ def check_unchanged(
 
 
 def main(argv: Sequence[str]) -> int:
+    return guarded(lambda: run(argv), "--debug" in argv, PROG)
+
+
+def run(argv: Sequence[str]) -> int:
     manager = host_plugin_manager()
-    parser = build_parser(manager)
-    return guarded(lambda: run(parser.parse_args(resolve_shipped_configs(argv)), manager),
-                   "--debug" in argv, PROG)
-
-
-def run(args, manager) -> int:
+    args = build_parser(manager).parse_args(resolve_shipped_configs(argv))
     if not (1 <= args.height <= MAX_SIDE and 1 <= args.width <= MAX_SIDE):
         raise ConfigError(f"--height and --width must be in 1..{MAX_SIDE}")
     registry = collect_providers(manager)

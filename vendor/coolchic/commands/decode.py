@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from coolchic import api
-from coolchic.cli import guarded
+from coolchic.commands.running import guarded
 from coolchic.errors import BitstreamError
 from coolchic.files import write_json
 from coolchic.imageio import save_png

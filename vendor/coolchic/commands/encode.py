@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """``mrc-coolchic encode``: overfit a Cool-chic decoder to one image.
 
-Parses the command line (files, and the settings through
-:mod:`coolchic.settings`), then calls :func:`coolchic.api.encode` and writes
-what it returns.
+Parses the command line (the files, and the settings through
+:mod:`coolchic.settings`), calls :func:`coolchic.api.encode`, and writes what
+it returns.
 """
 
 from __future__ import annotations
@@ -14,13 +14,10 @@ from pathlib import Path
 import torch
 
 from coolchic import api
-from coolchic.cli import StatusLine, guarded
+from coolchic.commands.running import StatusLine, guarded
 from coolchic.config import OneLineParser, resolve_shipped_configs
-from coolchic.encoder import resolve_device
-from coolchic.errors import ConfigError
 from coolchic.files import write_atomically, write_json
 from coolchic.hooks import collect_providers
-from coolchic.imageio import load_image
 from coolchic.plugins import host_plugin_manager
 from coolchic.settings import add_encoder_options, settings_from_args
 from coolchic.training import ProgressEvent
@@ -63,23 +60,17 @@ class ProgressLine(StatusLine):
 
 
 def main(argv: Sequence[str]) -> int:
+    return guarded(lambda: run(argv), "--debug" in argv, PROG)
+
+
+def run(argv: Sequence[str]) -> int:
     manager = host_plugin_manager()
-    parser = build_parser(manager)
-    return guarded(lambda: run(parser.parse_args(resolve_shipped_configs(argv)), manager),
-                   "--debug" in argv, PROG)
-
-
-def run(args, manager) -> int:
-    if args.threads < 0:
-        raise ConfigError(f"threads = {args.threads}: must be 0 (default) or positive")
+    args = build_parser(manager).parse_args(resolve_shipped_configs(argv))
     settings = settings_from_args(args, ignore=FILE_OPTIONS)
-    resolve_device(settings.device)  # before reading the image: fail fast
-    target = load_image(args.input)
     progress = None if args.quiet else ProgressLine()
     try:
-        encoded = api.encode(target, settings, write=bool(args.output),
-                             registry=collect_providers(manager), progress=progress,
-                             name=str(args.input))
+        encoded = api.encode(args.input, settings, write=bool(args.output),
+                             registry=collect_providers(manager), progress=progress)
     finally:
         if progress is not None:
             progress.close()
