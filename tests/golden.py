@@ -25,7 +25,8 @@ import torch
 
 FOLDER = Path(__file__).parent / "data" / "golden"
 MANIFEST = FOLDER / "manifest.json"
-#: The magic of files written before the format's magic named the host (still read).
+#: Two golden cases as commit 44e9109 wrote them, before the magic named the format (MRCC).
+LEGACY = Path(__file__).parent / "data" / "legacy"
 OLD_MAGIC = b"MRCC"
 V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1-linear-none\n"
 
@@ -87,8 +88,10 @@ def write_all() -> None:
             output = FOLDER / f"{name}.cool"
             assert main(encode_arguments(name, image, output, folder)) == 0, name
             hashes[name] = hashlib.sha256(output.read_bytes()).hexdigest()
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                            cwd=FOLDER).stdout.strip()
+    # The commit the files were written on; "-dirty" when the encoder's change that
+    # regenerates them was not committed yet (it lands together with them).
+    commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"],
+                            capture_output=True, text=True, cwd=FOLDER).stdout.strip()
     MANIFEST.write_text(json.dumps({"commit": commit, "machine": machine(), "sha256": hashes},
                                    indent=2, sort_keys=True) + "\n")
 

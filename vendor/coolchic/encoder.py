@@ -29,6 +29,7 @@ from coolchic.imageio import psnr_8bit
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
 from coolchic.presets import make_preset
+from coolchic.rdoq import rdoq_networks
 from coolchic.settings import EncoderSettings
 from coolchic.training import Evaluation, ProgressCallback, Trainer, evaluate
 
@@ -76,6 +77,8 @@ def train_model(
     model, _ = Trainer(target, preset, progress).run(make_candidate)
     estimate = evaluate(model, target, training.lmbda)
     codes = quantize_networks(model, target, training.lmbda)
+    generator = torch.Generator().manual_seed(training.seed)
+    codes = rdoq_networks(model, target, training.lmbda, codes, generator)
     evaluation = evaluate(model, target, training.lmbda, network_bits(codes))
     return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start)
 

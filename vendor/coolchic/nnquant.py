@@ -61,7 +61,7 @@ def integers_of(params: list[Tensor], step_exponent: int) -> np.ndarray | None:
     return ints.to(torch.int64).cpu().numpy()
 
 
-class _RateDistortion:
+class RateDistortion:
     """Loss of the model, re-running only the decoder step a trial changes.
 
     A new ARM step changes the rate only; a new synthesis step the distortion
@@ -111,7 +111,7 @@ def quantize_networks(
 ) -> dict[str, dict[str, ParameterCode]]:
     """Quantize every network of ``model`` in place; return how each set is coded."""
     model.eval()
-    rd = _RateDistortion(model, target, lmbda)
+    rd = RateDistortion(model, target, lmbda)
     codes: dict[str, dict[str, ParameterCode]] = {}
     for name in SEARCH_ORDER:
         sets = parameter_sets(model.networks()[name])

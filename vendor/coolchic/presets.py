@@ -36,6 +36,11 @@ class TrainerPhase:
     schedule_lr: bool = False
     freq_valid: int = 100
     patience: int = 10_000
+    # Optimizer (coolchic.optimizer): Adam's betas for latents and networks, and how often
+    # SOAP refreshes the networks' eigenbases.
+    betas_latent: tuple[float, float] = (0.9, 0.999)
+    betas_model: tuple[float, float] = (0.95, 0.95)
+    precondition_frequency_model: int = 10
 
     def scheduled(self, values: tuple[float, float], itr: int) -> float:
         """Linear ramp from ``values[0]`` at iteration 0 to ``values[1]`` at ``max_itr``."""
@@ -104,6 +109,8 @@ def make_preset(name: str, lmbda: float, n_itr: int, start_lr: float = 1e-2) -> 
                 noise_parameter=(noise, noise),
                 freq_valid=valid_every(warmup_itr),
                 patience=warmup_itr,
+                betas_latent=(0.725, 0.97),
+                precondition_frequency_model=1,
             ),
         )
         for candidates in (5, 2)

@@ -19,6 +19,7 @@ from torch import Tensor
 from torch.nn.utils import clip_grad_norm_
 
 from coolchic.model import CoolChic, QuantizerSetting, to_8bit
+from coolchic.optimizer import make_optimizer
 from coolchic.presets import Preset, TrainerPhase
 
 GRADIENT_CLIP = 0.1
@@ -112,9 +113,7 @@ class Trainer:
         best_state = model.snapshot()
         latents = list(model.latents.parameters())
         networks = model.network_parameters()
-        optimizer = torch.optim.Adam(
-            [{"params": networks}, {"params": latents}], lr=phase.lr
-        )
+        optimizer = make_optimizer(networks, latents, phase)
         scheduler = None
         if phase.schedule_lr:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
