@@ -172,7 +172,10 @@ def check_python(python: str, providers: set[str], device: str) -> None:
     if done.returncode:
         lines = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
         raise ConfigError(f"{what}: not a working Python ({lines[-1]})")
-    report = json.loads(done.stdout)
+    try:  # the last line: an interpreter may print something of its own first
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise ConfigError(f"{what}: did not answer the dependency check") from None
     install = [pip for module, pip in REQUIREMENTS if module in report["failed"]]
     found = report["constriction"]
     wrong_version = found not in (None, CONSTRICTION) and "constriction" not in report["failed"]
