@@ -54,6 +54,8 @@ def test_decode_gives_the_encoders_image():
     assert torch.equal(decoded.image, encoded.image)
     assert decoded.header.provider_name == "mrc"
     assert torch.equal(api.decode(encoded.bitstream, batch=3).image, encoded.image)
+    with pytest.raises(ConfigError, match="batch = -1"):
+        api.decode(encoded.bitstream, batch=-1)
 
 
 def test_the_cli_writes_what_the_api_returns(tiny_png, tmp_path):

@@ -52,21 +52,21 @@ class _TestColocated(ColocatedProvider):
     name = "colocated_test"
 
 
-class _TestProviders:
-    """The test suite's provider, under a name that cannot clash with the template's."""
+def manager_with(name, factory):
+    """A host plugin manager with one more provider registered, as a plugin would."""
 
-    @hookimpl
-    def coolchic_register_context_providers(self, register):
-        register("colocated_test", _TestColocated)
+    class Plugin:
+        @hookimpl
+        def coolchic_register_context_providers(self, register):
+            register(name, factory)
 
-
-def registry_with_test_providers():
     manager = host_plugin_manager()
-    manager.register(_TestProviders())
-    return collect_providers(manager)
+    manager.register(Plugin())
+    return manager
 
 
-REGISTRY = registry_with_test_providers()
+# The test suite's provider, under a name that cannot clash with the example template's.
+REGISTRY = collect_providers(manager_with("colocated_test", _TestColocated))
 CASES = [
     (name, options)
     for name in REGISTRY.names()
@@ -224,8 +224,8 @@ def test_out_of_range_field_values_are_one_line_errors(name, fields, tmp_path, c
     assert "depth" in one_line_error(capsys, code)
 
 
-class _ManyFields:
-    name = "many"
+class _Plain:
+    """A provider reading Cool-chic's spatial context; the cases below change one thing."""
 
     def __init__(self, setup):
         self.setup = setup
@@ -243,21 +243,19 @@ class _ManyFields:
         return []
 
     def header_fields(self):
+        return {}
+
+
+class _ManyFields(_Plain):
+    name = "many"
+
+    def header_fields(self):
         return {f"field{i}": i for i in range(17)}
 
 
 def test_a_provider_with_too_many_header_fields_is_refused_at_encode_time(
         tiny_png, tmp_path, capsys, monkeypatch):
-    class Plugin:
-        @hookimpl
-        def coolchic_register_context_providers(self, register):
-            register("many", _ManyFields)
-
-    def manager():
-        built = host_plugin_manager()
-        built.register(Plugin())
-        return built
-
+    manager = lambda: manager_with("many", _ManyFields)  # noqa: E731
     monkeypatch.setattr("coolchic.commands.encode.host_plugin_manager", manager)
     output = tmp_path / "x.cool"
     code = main(["encode", "-i", tiny_png, "-o", str(output), "--context_provider", "many",
@@ -282,3 +280,22 @@ def test_a_factory_raising_anything_is_a_provider_error_naming_it():
         build_provider(registry, "broken", setup, options={})
     with pytest.raises(ProviderError, match=r"'broken' cannot be built from header fields"):
         build_provider(registry, "broken", setup, fields={"x": 1})
+
+
+def test_a_provider_of_contract_version_1_is_named_as_such():
+    class Old(_Plain):
+        """Version 1: computed its coarse context instead of naming positions."""
+
+        name = "old"
+        coarse_positions = None
+
+        def coarse_size(self, grid):
+            return 0
+
+        def coarse_context(self, grid, state):
+            return state
+
+    registry = ProviderRegistry()
+    registry.register("old", Old)
+    with pytest.raises(ProviderError, match="'old' does not implement hook contract version 2"):
+        build_provider(registry, "old", provider_setup(architecture(8)), options={})

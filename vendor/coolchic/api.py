@@ -24,6 +24,7 @@ from torch import Tensor
 
 from coolchic.bitstream.codec import DecodedImage, read_bitstream
 from coolchic.encoder import make_bitstream, results_record, train_model
+from coolchic.errors import ConfigError
 from coolchic.hooks import ProviderRegistry
 from coolchic.imageio import as_image
 from coolchic.model import CoolChic
@@ -94,5 +95,7 @@ def decode(data: bytes, *, batch: int = 0, registry: ProviderRegistry | None = N
     :param batch: at most this many latents per ARM call (0: a whole
         wavefront step); the image is the same whatever the batch.
     """
+    if batch < 0:
+        raise ConfigError(f"batch = {batch}: must be 0 (a whole step) or positive")
     registry = registry if registry is not None else installed_providers()
     return read_bitstream(bytes(data), registry, max_batch=batch)

@@ -371,6 +371,10 @@ def build_provider(
         if getattr(provider, "name", None) != name:
             raise ProviderError(f"context provider registered as {name!r} calls itself "
                                 f"{getattr(provider, 'name', None)!r}")
+        if not callable(getattr(provider, "coarse_positions", None)):
+            raise ProviderError(
+                f"context provider {name!r} does not implement hook contract version "
+                f"{CONTRACT_VERSION} (no coarse_positions(); version 1 had coarse_context())")
         check_provider(provider, setup)
         if fields is not None and dict(provider.header_fields()) != dict(fields):
             # A field the provider ignores or reads wrongly would decode with another model.
