@@ -25,7 +25,9 @@ import torch
 
 FOLDER = Path(__file__).parent / "data" / "golden"
 MANIFEST = FOLDER / "manifest.json"
-#: Two golden cases as commit 44e9109 wrote them, before the magic named the format (MRCC).
+#: Files of version 1: two golden cases as commit 44e9109 wrote them, before the magic named
+#: the format (mrcc-*, MRCC), and two as commit a88e4ca wrote them, before version 2 added
+#: Cool-chic 5's output transform, hyperlatents and IFCE (cool-v1-*, v4's lop and hop).
 LEGACY = Path(__file__).parent / "data" / "legacy"
 OLD_MAGIC = b"MRCC"
 V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1-linear-none\n"
@@ -33,7 +35,7 @@ V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1
 #: name -> (config, encoder options)
 CASES = {
     f"{config}-{label}": (config, options)
-    for config in ("lop", "mop", "hop", "paper")
+    for config in ("lop", "mop", "hop", "v4-hop", "paper")
     for label, options in (("spatial", ["--context_provider", "spatial"]),
                            ("mrc6", ["--context_provider", "mrc", "--mrc_depth", "6"]))
 } | {"v5sized-mrc6": ("v5sized", ["--context_provider", "mrc", "--mrc_depth", "6"])}

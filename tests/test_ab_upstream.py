@@ -160,7 +160,7 @@ def test_config_names_resolve_per_host(tmp_path):
     paths = resolve_configs("lop", ["upstream"], upstream)
     assert paths == {"upstream": (upstream.root / CONFIG_FOLDER / "lop.cfg").resolve()}
     assert resolve_configs(None, ["upstream"], upstream)["upstream"].name == "hop.cfg"
-    assert resolve_configs(None, ["ours"], None)["ours"] == shipped_config("paper").resolve()
+    assert resolve_configs(None, ["ours"], None)["ours"] == shipped_config("hop").resolve()
     with pytest.raises(ConfigError, match="upstream names only lop, mop, hop, vhop"):
         resolve_configs("paper", ["upstream"], upstream)
 
@@ -169,6 +169,10 @@ def test_mixed_hosts_refuse_a_name_meaning_two_architectures(tmp_path):
     upstream = _prepared(tmp_path)
     with pytest.raises(ConfigError, match="the two hosts' configs of that name differ"):
         resolve_configs("hop", ["ours", "upstream"], upstream)
+    # Upstream's own files hold the same settings as ours of the same name: accepted.
+    (upstream.root / CONFIG_FOLDER / "hop.cfg").write_text(shipped_config("hop").read_text())
+    assert resolve_configs("hop", ["ours", "upstream"], upstream)["ours"] == \
+        shipped_config("hop").resolve()
     one = tmp_path / "one.cfg"
     one.write_text("arm = 8,2\n")
     assert resolve_configs(str(one), ["ours", "upstream"], upstream) == {

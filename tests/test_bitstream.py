@@ -266,7 +266,7 @@ def test_decoder_output_does_not_depend_on_the_thread_count(monkeypatch):
     with torch.no_grad():
         for p in model.synthesis.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    grids = [torch.randint(-3, 4, (h, w)) for h, w in model.arch.grid_shapes]
+    grids = [torch.randint(-3, 4, (h, w)) for h, w in model.arch.coded_shapes]
     dense = fixed_dense_state(model, grids)
     torch.set_num_threads(1)
     one = synthesize_fixed(model, dense)

@@ -61,13 +61,34 @@ def test_upstream_cfg_is_read_unchanged(upstream_hop):
     assert args.layers_synthesis_residue.endswith("/stabiliser")
 
 
-def test_upstream_cfg_features_we_lack_are_refused_clearly(upstream_hop):
-    args = parse(["--dec_cfg", str(upstream_hop)])
-    with pytest.raises(ConfigError, match="hyperlatent_resolution = auto: not supported yet"):
-        architecture_for(decoder(args), 64, 64)
-    args = parse(["--dec_cfg", str(upstream_hop), "--hyperlatent_resolution", "no"])
-    with pytest.raises(ConfigError, match="ifce_resolution = 0-2: not supported yet"):
-        architecture_for(decoder(args), 64, 64)
+def test_upstream_hop_gives_upstreams_architecture(upstream_hop):
+    arch = architecture_for(decoder(parse(["--dec_cfg", str(upstream_hop)])), 512, 768)
+    assert (arch.n_contexts, arch.n_ifce_features, arch.arm_width) == (14, 6, 20)
+    assert arch.latent_resolution == (0, 6) and arch.hyperlatent_resolution == (4, 6)
+    assert arch.ifce_resolution == (0, 2) and arch.output_transform
+    # Cool-chic 5's order: finest first, the latent before the hyperlatent of its resolution.
+    assert [(g.shape, g.level) for g in arch.coded_grids[3:]] == [
+        ((64, 96), 3), ((32, 48), 4), ((32, 48), None), ((16, 24), 5), ((16, 24), None),
+        ((8, 12), 6), ((8, 12), None)]
+    # Grids 0-2 get an IFCE reading every grid decoded before them.
+    assert [g.ifce_inputs for g in arch.coded_grids] == [9, 8, 7] + [0] * 7
+    assert arch == architecture_for(decoder(parse([])), 512, 768)  # the defaults are hop's
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hyperlatent_resolution", "3"], "hyperlatent_resolution = '3': expected no, auto"),
+    (["--ifce_resolution", "2-1"], "ifce_resolution = '2-1': need 0 <= first <= last"),
+    (["--output_feature_ifce", "32"], "output_feature_ifce = 32: must be in 0..31"),
+    (["--output_feature_ifce", "0"], "ifce_resolution = 0-2 needs output_feature_ifce >= 1"),
+])
+def test_bad_hyperlatent_and_ifce_settings_are_refused(argv, message):
+    with pytest.raises(ConfigError, match=message):
+        architecture_for(decoder(parse(argv)), 64, 64)
+
+
+def test_no_ifce_means_no_ifce_features():
+    arch = architecture_for(decoder(parse(["--ifce_resolution", "no"])), 64, 64)
+    assert (arch.n_ifce_features, arch.arm_width) == (0, 14)
 
 
 def test_upstream_cfg_with_command_line_overrides_builds(upstream_hop):
@@ -84,16 +105,15 @@ def test_upstream_cfg_with_command_line_overrides_builds(upstream_hop):
 
 
 @pytest.mark.skipif(not os.environ.get("COOLCHIC_SRC"), reason="COOLCHIC_SRC is not set")
-def test_real_upstream_cfg_files_parse():
+def test_real_upstream_cfg_files_are_the_shipped_ones():
     for name in ("lop", "mop", "hop", "vhop"):
         path = Path(os.environ["COOLCHIC_SRC"]) / "cfg" / "dec" / "intra" / f"{name}.cfg"
-        args = parse(["--dec_cfg", str(path), "--hyperlatent_resolution", "no",
-                      "--ifce_resolution", "no"])
-        architecture_for(decoder(args), 64, 64)
+        ours = architecture_for(decoder(parse(["--dec_cfg", name])), 64, 64)
+        assert architecture_for(decoder(parse(["--dec_cfg", str(path)])), 64, 64) == ours
 
 
 def test_precedence_default_then_cfg_then_command_line(tmp_path):
-    assert parse([]).arm_residue == "16,2"
+    assert parse([]).arm_residue == "14,2/stabiliser"
     cfg = tmp_path / "my.cfg"
     cfg.write_text("arm = 8,1\nlmbda = 0.02\n")
     args = parse(["--dec_cfg", str(cfg)])
@@ -108,7 +128,12 @@ def test_shipped_configs_build(name):
     args = parse(["--dec_cfg", name])
     arch = architecture_for(decoder(args), 48, 40)
     assert arch.n_grids == 7
-    assert arch.n_contexts in (8, 16, 32)
+    if name.startswith("v4-") or name == "paper":
+        assert arch.n_contexts in (8, 16, 32) and arch.hyperlatent_resolution is None
+        assert arch.n_ifce_features == 0
+    else:  # Cool-chic 5.0.1's
+        assert arch.n_contexts in (6, 10, 14, 20) and arch.hyperlatent_resolution == (4, 6)
+        assert arch.n_ifce_features in (2, 4, 6) and arch.ifce_resolution == (0, 2)
 
 
 def test_paper_config_is_the_mrc_paper_setting():

@@ -77,9 +77,15 @@ IDS = [f"{name}-{'-'.join(f'{k}{v}' for k, v in opts.items()) or 'default'}"
 
 
 def architecture(n_contexts: int, height: int = 24, width: int = 20, n_hidden: int = 1,
-                 last: int = 4) -> Architecture:
+                 last: int = 4, v5: bool = False) -> Architecture:
+    """A small decoder; ``v5`` adds hyperlatents, IFCE and the output transform."""
     layers, _ = parse_synthesis_layers("8-1-linear-relu,X-1-linear-none")
-    return Architecture(height, width, (0, last), n_contexts, n_hidden, False, layers, False, 8, 7)
+    extra = {}
+    if v5:  # hyperlatents overlap the IFCE range: every kind of grid gets IFCE features
+        extra = dict(hyperlatent_resolution=(2, last), ifce_resolution=(0, 2), n_ifce_features=3,
+                     output_transform=True)
+    return Architecture(height, width, (0, last), n_contexts, n_hidden, False, layers, False, 8, 7,
+                        **extra)
 
 
 def build(name, options, arch):
@@ -107,8 +113,8 @@ def test_sizes_and_positions(name, options, n_contexts):
             assert list(coarse) == []
 
 
-def _model(name, options, seed=0):
-    arch = architecture(8)
+def _model(name, options, seed=0, v5=False):
+    arch = architecture(8, v5=v5)
     torch.manual_seed(seed)
     model = CoolChic(arch, build(name, options, arch)).eval()
     with torch.no_grad():
@@ -125,15 +131,19 @@ def _float_contexts(model, grids):
         return model.decoder_inputs(grids).context
 
 
+@pytest.mark.parametrize("v5", [False, True], ids=["v4", "v5"])
 @pytest.mark.parametrize("name, options", CASES, ids=IDS)
-def test_causality_across_grids(name, options):
-    """A latent may change the context of later latents of its grid and of finer grids only."""
-    model = _model(name, options)
+def test_causality_across_grids(name, options, v5):
+    """A value may change the context of later values of its grid and of grids coded later only.
+
+    With ``v5``, hyperlatents and IFCE features are in the context too.
+    """
+    model = _model(name, options, v5=v5)
     grids = model.quantized_latents()
     base = _float_contexts(model, grids)
-    sizes = [h * w for h, w in model.arch.grid_shapes]
+    sizes = [h * w for h, w in model.arch.coded_shapes]
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
-    for changed, (height, width) in enumerate(model.arch.grid_shapes):
+    for changed, (height, width) in enumerate(model.arch.coded_shapes):
         y, x = height // 2, width // 2
         perturbed = [g.clone() for g in grids]
         perturbed[changed][0, 0, y, x] += 5
@@ -143,24 +153,36 @@ def test_causality_across_grids(name, options):
             if grid > changed:  # coarser grids are decoded first: never affected
                 assert rows.numel() == 0, (name, changed, grid)
             elif grid == changed:
-                w = model.arch.grid_shapes[grid][1]
+                w = model.arch.coded_shapes[grid][1]
                 assert all(divmod(int(r), w) > (y, x) for r in rows), (name, changed)
+            elif (v5 and grid == changed - 1 and model.arch.coded_grids[grid].ifce_inputs
+                  and model.arch.coded_shapes[changed] != model.arch.coded_shapes[grid]):
+                assert rows.numel(), (name, changed, grid)  # the IFCE reads the grid before
 
 
+@pytest.mark.parametrize("v5", [False, True], ids=["v4", "v5"])
 @pytest.mark.parametrize("name, options", CASES, ids=IDS)
-def test_float_and_fixed_point_contexts_agree(name, options):
-    """Training and coding read the same positions: their contexts match up to rounding."""
-    model = _model(name, options, seed=1)
+def test_float_and_fixed_point_contexts_agree(name, options, v5):
+    """Training and coding read the same positions: their contexts match up to rounding.
+
+    IFCE features are floored to 8 fractional bits when coding, as in Cool-chic 5.
+    """
+    model = _model(name, options, seed=1, v5=v5)
     grids = model.quantized_latents()
     floats = _float_contexts(model, grids)
     integers = [g[0, 0].to(torch.int64) for g in grids]
-    sizes = [h * w for h, w in model.arch.grid_shapes]
+    sizes = [h * w for h, w in model.arch.coded_shapes]
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    n = model.arch.n_contexts
     for grid, fixed in fixed_point_contexts(model, integers):
-        expected = floats[starts[grid] : starts[grid] + sizes[grid]]
+        expected = floats[starts[grid] : starts[grid] + sizes[grid]].double()
         assert fixed.dtype == torch.int64 and fixed.shape == expected.shape
-        assert torch.allclose(fixed.double() / 2**FRAC_BITS, expected.double(), atol=2e-3), (
-            name, grid, float((fixed.double() / 2**FRAC_BITS - expected).abs().max()))
+        values = fixed.double() / 2**FRAC_BITS
+        assert torch.allclose(values[:, :n], expected[:, :n], atol=2e-3), (
+            name, grid, float((values[:, :n] - expected[:, :n]).abs().max()))
+        error = expected[:, n:] - values[:, n:]  # floor: 0 <= error < 2^-8
+        assert (error >= -1e-9).all() and (error < 2**-8 + 1e-9).all(), (name, grid)
+        assert (fixed[:, n:] % 2**8 == 0).all()
 
 
 @pytest.mark.parametrize("name, options", CASES, ids=IDS)

@@ -3,8 +3,10 @@
 
 fvcore calls its unit "flop" but counts one per multiply-accumulate, as
 Cool-chic reports it. We trace the model's decoding (:meth:`CoolChic.decode`,
-the composition training runs too): the ARM over every latent of every grid,
-the upsampling and the synthesis, in eval mode.
+the composition training runs too): the ARM over every value of every coded
+grid (hyperlatents included), the IFCE, the upsampling and the synthesis
+(with its output transform), in eval mode. A module the model does not have
+counts 0.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class _DecodingPath(nn.Module):
     def __init__(self, model: CoolChic) -> None:
         super().__init__()
         self.arm = model.arm
+        self.ifce = model.ifce
         self.upsampling = model.upsampling
         self.synthesis = model.synthesis
         self._model = [model]  # not a submodule: keeps by_module() keys short
@@ -36,7 +39,7 @@ class _DecodingPath(nn.Module):
     def forward(self, grids_flat: Tensor) -> tuple[Tensor, Tensor]:
         model = self._model[0]
         grids, start = [], 0
-        for h, w in model.arch.grid_shapes:
+        for h, w in model.arch.coded_shapes:
             grids.append(grids_flat[start : start + h * w].view(1, 1, h, w))
             start += h * w
         out = model.decode(grids)
@@ -47,10 +50,12 @@ class _DecodingPath(nn.Module):
 class Complexity:
     n_pixels: int
     per_module: dict[str, float]  # MAC per pixel
+    #: MAC per pixel outside the networks (the nearest upsampling around the IFCE).
+    other: float = 0.0
 
     @property
     def total_mac_per_pixel(self) -> float:
-        return sum(self.per_module.values())
+        return sum(self.per_module.values()) + self.other
 
 
 class ComplexityMismatch(CoolChicError):
@@ -75,14 +80,19 @@ def count_macs(model: CoolChic) -> Complexity:
     model.train(was_training)
     n_pixels = model.arch.height * model.arch.width
     per_module = {name: by_module.get(name, 0) / n_pixels for name in NETWORKS}
-    return Complexity(n_pixels=n_pixels, per_module=per_module)
+    other = by_module.get("", 0) / n_pixels - sum(per_module.values())
+    return Complexity(n_pixels=n_pixels, per_module=per_module, other=other)
 
 
 def compare(name_a: str, a: Complexity, name_b: str, b: Complexity) -> list[str]:
     """One line per module whose MAC/pixel differs between ``a`` and ``b`` (none: equal)."""
-    return [
+    lines = [
         f"{module}: {a.per_module[module]:.4f} MAC/pixel with {name_a}, "
         f"{b.per_module[module]:.4f} with {name_b}"
         for module in NETWORKS
         if a.per_module[module] != b.per_module[module]
     ]
+    if a.other != b.other:
+        lines.append(f"outside the networks: {a.other:.4f} MAC/pixel with {name_a}, "
+                     f"{b.other:.4f} with {name_b}")
+    return lines

@@ -19,8 +19,10 @@ import configargparse
 
 from coolchic.errors import ConfigError
 
-#: Shipped decoder configurations (``--dec_cfg hop`` finds ``cfg/hop.cfg``).
-SHIPPED_CONFIGS = ("lop", "mop", "hop", "paper")
+#: Shipped decoder configurations (``--dec_cfg hop`` finds ``cfg/hop.cfg``): Cool-chic
+#: 5.0.1's four (its ``cfg/dec/intra`` files, unchanged), v4's three, and the MRC paper's.
+SHIPPED_CONFIGS = ("lop", "mop", "hop", "vhop", "v4-lop", "v4-mop", "v4-hop", "paper")
+#: The defaults of every decoder key are this configuration's (Cool-chic 5.0.1's default).
 DEFAULT_CONFIG = "hop"
 
 
@@ -81,16 +83,18 @@ def add_decoder_options(parser: configargparse.ArgumentParser) -> None:
             default=default, help=help_text,
         )
 
-    key("arm", "16,2", "ARM: <contexts>,<hidden layers>[/stabiliser]")
+    key("arm", "14,2/stabiliser", "ARM: <contexts>,<hidden layers>[/stabiliser]")
     key(
         "layers_synthesis",
-        "48-1-linear-relu,X-1-linear-none,X-3-residual-relu,X-3-residual-none",
+        "48-1-linear-relu,X-1-linear-none,X-3-residual-relu,X-3-residual-none/stabiliser",
         "synthesis layers <out>-<kernel>-<linear|residual>-<relu|none>,...[/stabiliser]",
     )
     key("latent_resolution", "auto", "latent grids 2^-first..2^-last as first-last, or auto")
-    key("hyperlatent_resolution", "no", "entropy-only grids; only 'no' is supported")
-    key("ifce_resolution", "no", "inter-feature context extractor; only 'no' is supported")
-    key("output_feature_ifce", 0, "IFCE outputs (ignored while ifce_resolution = no)", int)
+    key("hyperlatent_resolution", "auto",
+        "entropy-only grids 2^-first..2^-last as first-last, auto (4 to the coarsest latent), or no")
+    key("ifce_resolution", "0-2", "grids whose context gets IFCE features, first-last, or no")
+    key("output_feature_ifce", 6, "IFCE features per latent (ignored when ifce_resolution = no)",
+        int)
     key("ups_k_size", 8, "upsampling (transposed conv) kernel size, even >= 4", int)
     key("ups_preconcat_k_size", 7, "pre-concatenation kernel size, odd", int)
     group.add_argument(

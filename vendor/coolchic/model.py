@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The Cool-chic model: latent pyramid, ARM, upsampling and synthesis.
 
-One forward pass quantizes the latents, gathers each latent's context (the
-positions its provider names: causal neighbours, and values of the upsampled
-coarser grids), evaluates the ARM for the rate, and decodes the image::
+One forward pass quantizes the coded grids, gathers each latent's context
+(the positions its provider names: causal neighbours, and values of the
+upsampled coarser grids; then the IFCE features), evaluates the ARM for the
+rate, and decodes the image from the latent grids (hyperlatents, when the
+architecture has them, are coded and give context but never reach the
+synthesis)::
 
-    latents -> quantize -> upsampling -> synthesis -> image
-                  |            | coarse states
-                  +--> contexts <-- provider's positions
-                          |
-                         ARM -> Laplace(mu, scale) -> rate (bits)
+    coded grids -> quantize -> latent grids -> upsampling -> synthesis -> image
+                      |                            | coarse states
+                      +--> contexts <-- provider's positions, IFCE features
+                              |
+                             ARM -> Laplace(mu, scale) -> rate (bits)
 
 :meth:`CoolChic.decode` is that composition, written once: training calls it
 through ``forward``, the complexity count traces it, and the quantization of
@@ -30,15 +33,17 @@ from torch import Tensor, nn
 
 from coolchic.architecture import Architecture
 from coolchic.arm import Arm, laplace_rate_bits, mu_and_scale
+from coolchic.context import spatial_offsets
 from coolchic.hooks import ContextProvider, ProviderSetup, check_provider, gather, gather_coarse
+from coolchic.ifce import Ifce
 from coolchic.quantizer import NoiseType, QuantizerType, quantize
 from coolchic.synthesis import Synthesis
 from coolchic.upsampling import Upsampling
 
 #: Latents are coded in [-LATENT_BOUND, LATENT_BOUND - 1].
 LATENT_BOUND = 64
-#: Modules whose parameters are quantized and sent.
-NETWORKS = ("arm", "upsampling", "synthesis")
+#: Modules whose parameters are quantized and sent (``ifce`` only with IFCE).
+NETWORKS = ("arm", "ifce", "upsampling", "synthesis")
 
 
 def encoder_gain_for(lmbda: float) -> float:
@@ -70,9 +75,11 @@ class ModelOutput:
 class DecoderInputs:
     """What the ARM and the synthesis read, from given latent grids."""
 
-    flat: Tensor  # every latent, finest grid first, [n_latents]
+    flat: Tensor  # every coded value, in coded order, [n_latents]
     context: Tensor  # ARM input of every latent, [n_latents, N]
     dense: Tensor  # synthesis input, [1, n_grids, H_0, W_0]
+    grids: list[Tensor]  # the coded grids they come from
+    coarse_states: list[Tensor | None]  # the upsampling's coarse state of each latent level
 
 
 def provider_setup(arch: Architecture) -> ProviderSetup:
@@ -86,16 +93,27 @@ class CoolChic(nn.Module):
         self.arch = arch
         self.provider = provider
         self.encoder_gain = encoder_gain
+        # Every coded grid, in coded order (latents and hyperlatents interleaved).
         self.latents = nn.ParameterList(
-            nn.Parameter(torch.zeros(1, 1, h, w)) for h, w in arch.grid_shapes
+            nn.Parameter(torch.zeros(1, 1, h, w)) for h, w in arch.coded_shapes
         )
-        self.arm = Arm(arch.n_contexts, arch.n_hidden_arm, arch.arm_stabiliser)
+        self.arm = Arm(arch.arm_width, arch.n_hidden_arm, arch.arm_stabiliser)
+        self.ifce = Ifce(arch) if arch.n_ifce_features else None
         self.upsampling = Upsampling(
             arch.n_grids, arch.ups_kernel_size, arch.ups_preconcat_kernel_size
         )
-        self.synthesis = Synthesis(arch.n_grids, arch.synthesis_layers, arch.synthesis_stabiliser)
-        self.causal_offsets = [list(provider.causal_offsets(i)) for i in range(arch.n_grids)]
-        self.coarse_positions = [list(provider.coarse_positions(i)) for i in range(arch.n_grids)]
+        self.synthesis = Synthesis(arch.n_grids, arch.synthesis_layers, arch.synthesis_stabiliser,
+                                   arch.output_transform)
+        self.levels = [g.level for g in arch.coded_grids]
+        # The provider serves the latent pyramid; hyperlatents keep Cool-chic's spatial context.
+        spatial = spatial_offsets(arch.n_contexts)
+        self.causal_offsets = [
+            list(provider.causal_offsets(j)) if j is not None else list(spatial)
+            for j in self.levels
+        ]
+        self.coarse_positions = [
+            list(provider.coarse_positions(j)) if j is not None else [] for j in self.levels
+        ]
 
     # ----- parameters
     def reset_parameters(self) -> None:
@@ -107,10 +125,12 @@ class CoolChic(nn.Module):
             module.reset_parameters()
 
     def networks(self) -> dict[str, nn.Module]:
-        return {name: getattr(self, name) for name in NETWORKS}
+        return {name: getattr(self, name) for name in NETWORKS if getattr(self, name) is not None}
 
     def network_parameters(self) -> list[nn.Parameter]:
-        return [p for module in self.networks().values() for p in module.parameters()]
+        """The trained network parameters (the fixed output transform is sent, not trained)."""
+        return [p for module in self.networks().values() for p in module.parameters()
+                if p.requires_grad]
 
     def snapshot(self) -> dict[str, Any]:
         """A detached copy of every parameter, to restore with :meth:`restore`."""
@@ -134,22 +154,34 @@ class CoolChic(nn.Module):
                 setting.noise_parameter,
             )
         grids, start = [], 0
-        for h, w in self.arch.grid_shapes:
+        for h, w in self.arch.coded_shapes:
             grids.append(flat[start : start + h * w].view(1, 1, h, w))
             start += h * w
         return grids
 
     def grid_context(self, grid: int, values: Tensor, coarse_state: Tensor | None) -> Tensor:
-        """``[H_i * W_i, N]`` ARM input of grid ``grid``: causal then coarse values."""
+        """``[H * W, n_contexts]`` provider context of coded grid ``grid``: causal then coarse."""
         causal = gather(values, [(0, dy, dx) for dy, dx in self.causal_offsets[grid]])
         if not self.coarse_positions[grid]:
             return causal
         return torch.cat([causal, gather_coarse(coarse_state, self.coarse_positions[grid])], dim=1)
 
     def contexts(self, grids: list[Tensor], coarse_states: list[Tensor | None]) -> Tensor:
-        return torch.cat(
-            [self.grid_context(i, grids[i], coarse_states[i]) for i in range(len(grids))]
-        )
+        """``[n_latents, arm_width]`` ARM input of every coded value.
+
+        ``coarse_states`` are those of the latent pyramid (indexed by level).
+        """
+        parts = [
+            self.grid_context(k, grids[k], None if j is None else coarse_states[j])
+            for k, j in enumerate(self.levels)
+        ]
+        if self.ifce is not None:
+            parts = [torch.cat([p, f], dim=1) for p, f in zip(parts, self.ifce.features(grids))]
+        return torch.cat(parts)
+
+    def latent_grids(self, grids: list[Tensor]) -> list[Tensor]:
+        """The coded grids the synthesis sees (hyperlatents left out), finest first."""
+        return [grids[k] for k, j in enumerate(self.levels) if j is not None]
 
     def synthesize(self, dense: Tensor) -> Tensor:
         image = self.synthesis(dense)
@@ -163,15 +195,18 @@ class CoolChic(nn.Module):
         return laplace_rate_bits(flat, mu, scale)
 
     def decoder_inputs(self, grids: list[Tensor]) -> DecoderInputs:
-        dense, coarse_states = self.upsampling(grids)
+        """From the coded grids (coded order): everything the ARM and the synthesis read."""
+        dense, coarse_states = self.upsampling(self.latent_grids(grids))
         return DecoderInputs(
             flat=torch.cat([grid.reshape(-1) for grid in grids]),
             context=self.contexts(grids, coarse_states),
             dense=dense,
+            grids=grids,
+            coarse_states=coarse_states,
         )
 
     def decode(self, grids: list[Tensor]) -> ModelOutput:
-        """The decoder's computation on latent grids: image and rate of every latent."""
+        """The decoder's computation on the coded grids: image and rate of every coded value."""
         inputs = self.decoder_inputs(grids)
         return ModelOutput(image=self.synthesize(inputs.dense),
                            rate_bits=self.latent_rate(inputs.flat, inputs.context))

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Quantization of the network parameters after training.
 
-Each network (ARM, synthesis, upsampling) gets one power-of-two step for its
-weights and one for its biases. The steps are chosen module by module, in
-that order, by trying every pair of candidate steps and keeping the one with
+Each network (ARM, IFCE when there is one, synthesis, upsampling) gets one
+power-of-two step for its weights and one for its biases. The steps are
+chosen module by module, in that order (Cool-chic 5's: sorted names), by trying every pair of candidate steps and keeping the one with
 the lowest rate-distortion cost, the cost counting the parameters' own
 exp-Golomb rate (with the best code order for each set). Parameters are sent
 as the integers ``round(p / step)``; decoding multiplies them back, exactly.
@@ -24,10 +24,11 @@ from coolchic.model import CoolChic, to_8bit
 #: Candidate steps, as base-2 exponents (inclusive ranges).
 STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
     "arm": {"weight": (-8, 0), "bias": (-16, 0)},
+    "ifce": {"weight": (-8, 0), "bias": (-16, 0)},
     "synthesis": {"weight": (-12, 0), "bias": (-24, 0)},
     "upsampling": {"weight": (-12, 0), "bias": (0, 0)},
 }
-SEARCH_ORDER = ("arm", "synthesis", "upsampling")
+SEARCH_ORDER = ("arm", "ifce", "synthesis", "upsampling")
 #: Largest magnitude of a sent parameter integer.
 MAX_PARAMETER_INT = 2**16 - 1
 
@@ -64,8 +65,9 @@ def integers_of(params: list[Tensor], step_exponent: int) -> np.ndarray | None:
 class RateDistortion:
     """Loss of the model, re-running only the decoder step a trial changes.
 
-    A new ARM step changes the rate only; a new synthesis step the distortion
-    only; a new upsampling step changes both, and everything is recomputed.
+    A new ARM or IFCE step changes the rate only; a new synthesis step the
+    distortion only; a new upsampling step changes both, and everything is
+    recomputed.
     """
 
     def __init__(self, model: CoolChic, target: Tensor, lmbda: float) -> None:
@@ -91,6 +93,9 @@ class RateDistortion:
     def loss(self, changed: str, network_bits: int) -> float:
         if changed == "arm":
             self.latent_bits = self.rate()
+        elif changed == "ifce":
+            self.inputs.context = self.model.contexts(self.inputs.grids, self.inputs.coarse_states)
+            self.latent_bits = self.rate()
         elif changed == "synthesis":
             self.mse = self.distortion()
         else:
@@ -113,8 +118,9 @@ def quantize_networks(
     model.eval()
     rd = RateDistortion(model, target, lmbda)
     codes: dict[str, dict[str, ParameterCode]] = {}
-    for name in SEARCH_ORDER:
-        sets = parameter_sets(model.networks()[name])
+    networks = model.networks()
+    for name in (n for n in SEARCH_ORDER if n in networks):
+        sets = parameter_sets(networks[name])
         originals = {kind: [p.detach().clone() for _, p in sets[kind]] for kind in sets}
         ranges = STEP_EXPONENTS[name]
         candidates = {

@@ -8,10 +8,11 @@ does, a greedy search then tries, parameter by parameter in a random order,
 whichever lowers the rate-distortion cost, the parameters' own exp-Golomb bits
 included (with the code order chosen by the quantization). Each direction
 stops at the first shift that does not lower the cost. Networks are visited
-in upstream's order (arm, synthesis, upsampling), weights before biases.
+in upstream's order (arm, ifce, synthesis, upsampling), weights before
+biases.
 
-Only the decoder step a parameter feeds is re-run: an ARM parameter changes
-the latents' rate, a synthesis parameter the distortion, an upsampling
+Only the decoder step a parameter feeds is re-run: an ARM or IFCE parameter
+changes the latents' rate, a synthesis parameter the distortion, an upsampling
 parameter both. Parameters stay integers times a power-of-two step inside the
 coded range, so the file stays decodable exactly as before; the code orders
 are chosen again for the final integers, which can only save bits.
@@ -32,7 +33,7 @@ from coolchic.nnquant import (
 )
 
 #: Networks in the order upstream visits them (sorted names), and the sets of each.
-RDOQ_ORDER = ("arm", "synthesis", "upsampling")
+RDOQ_ORDER = ("arm", "ifce", "synthesis", "upsampling")
 SET_ORDER = ("weight", "bias")
 #: How many steps away from the quantized value a parameter may move.
 MAX_SHIFT = 15
@@ -60,8 +61,9 @@ def rdoq_networks(
     model.eval()
     rd = RateDistortion(model, target, lmbda)
     bits = {(name, kind): code.bits for name, sets in codes.items() for kind, code in sets.items()}
-    for name in RDOQ_ORDER:
-        sets = parameter_sets(model.networks()[name])
+    networks = model.networks()
+    for name in (n for n in RDOQ_ORDER if n in networks):
+        sets = parameter_sets(networks[name])
         for kind in SET_ORDER:
             params = [p for _, p in sets[kind]]
             if not params:

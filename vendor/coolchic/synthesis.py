@@ -113,7 +113,8 @@ class SynthesisConv(nn.Module):
 
 
 class Synthesis(nn.Module):
-    def __init__(self, in_features: int, layers: tuple[LayerSpec, ...], stabiliser: bool):
+    def __init__(self, in_features: int, layers: tuple[LayerSpec, ...], stabiliser: bool,
+                 output_transform: bool = False):
         super().__init__()
         modules: list[nn.Module] = []
         features = in_features
@@ -123,14 +124,29 @@ class Synthesis(nn.Module):
             features = spec.out_features
         self.layers = nn.Sequential(*modules)
         self.stabiliser = SynthesisConv(in_features, features, 1, False) if stabiliser else None
+        # Cool-chic 5 ends with a fixed 1x1 convolution (identity for RGB images), sent with
+        # the synthesis but never trained.
+        self.output_transform = None
+        if output_transform:
+            self.output_transform = SynthesisConv(features, features, 1, False)
+            self.output_transform.requires_grad_(False)
+            self._reset_output_transform()
+
+    def _reset_output_transform(self) -> None:
+        with torch.no_grad():
+            self.output_transform.weight.copy_(
+                torch.eye(self.output_transform.weight.shape[0]).view_as(self.output_transform.weight))
+            self.output_transform.bias.zero_()
 
     def reset_parameters(self) -> None:
         for module in self.modules():
-            if isinstance(module, SynthesisConv):
+            if isinstance(module, SynthesisConv) and module is not self.output_transform:
                 module.reset_parameters()
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.layers(x)
         if self.stabiliser is not None:
             y = y + self.stabiliser(x)
+        if self.output_transform is not None:
+            y = self.output_transform(y)
         return y

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from coolchic.bitstream.header import (
-    NETWORK_ORDER,
+    network_order,
     PARAMETER_SETS,
     Header,
     pack_header,
@@ -61,10 +61,11 @@ def integer_latents(model: CoolChic) -> list[Tensor]:
 
 
 def fixed_dense_state(model: CoolChic, grids: list[Tensor]) -> Tensor:
-    """Fixed-point synthesis input ``[1, L, H, W]`` (int64) from integer grids."""
+    """Fixed-point synthesis input ``[1, L, H, W]`` (int64) from the integer coded grids."""
     upsampling = FixedPointUpsampling(model.upsampling)
-    for grid in range(len(grids) - 1, -1, -1):
-        upsampling.add_grid(grid, grids[grid])
+    latents = model.latent_grids(grids)
+    for level in range(len(latents) - 1, -1, -1):
+        upsampling.add_grid(level, latents[level])
     return upsampling.dense()
 
 
@@ -98,7 +99,7 @@ def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]])
     model = on_cpu(model)
     sections: list[bytes] = []
     section_bytes: dict[str, dict[str, int]] = {}
-    for network in NETWORK_ORDER:
+    for network in network_order(model.arch):
         sets = parameter_sets(model.networks()[network])
         section_bytes[network] = {}
         for kind in PARAMETER_SETS:
@@ -138,7 +139,7 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
         raise BitstreamError(f"cannot rebuild the decoder (context provider "
                              f"{header.provider_name!r}): {error}") from None
     model.eval()
-    for network in NETWORK_ORDER:
+    for network in network_order(arch):
         sets = parameter_sets(model.networks()[network])
         for kind in PARAMETER_SETS:
             code = header.codes[network][kind]

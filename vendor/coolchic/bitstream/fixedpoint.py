@@ -10,6 +10,8 @@ coder is computed with int64 arithmetic on fixed-point values:
   back with a floor shift (``>>``);
 * network parameters are ``int * 2^e`` with ``e >= -16``, so they are exact
   integers at 16 (weights) or 32 (biases) fractional bits;
+* IFCE features are floored to ``IFCE_FRAC_BITS`` = 8 fractional bits, as
+  in Cool-chic 5, and enter the ARM as 16-bit values whose low 8 bits are 0;
 * the ARM outputs mu and log-scale with ``OUT_FRAC_BITS`` = 8 fractional bits,
   i.e. on a fixed grid; the coder's (mu, scale) come from tables indexed by
   those integers (:func:`mu_scale_tables`), never from a float ``exp``.
@@ -25,11 +27,13 @@ import torch
 from torch import Tensor
 
 from coolchic.arm import LOG_SCALE_MAX, LOG_SCALE_MIN, LOG_SCALE_SHIFT, Arm, ArmLinear
+from coolchic.ifce import Ifce, nearest_double
 from coolchic.model import LATENT_BOUND
 from coolchic.upsampling import PreconcatConv, Upsampling, UpsamplingTConv
 
 FRAC_BITS = 16
 OUT_FRAC_BITS = 8
+IFCE_FRAC_BITS = 8
 MU_MIN = -LATENT_BOUND << OUT_FRAC_BITS
 MU_MAX = (LATENT_BOUND << OUT_FRAC_BITS) - 1
 LOG_SCALE_MIN_FP = int(LOG_SCALE_MIN) << OUT_FRAC_BITS
@@ -82,6 +86,44 @@ class FixedPointArm:
         mu = torch.clamp(out[:, 0], MU_MIN, MU_MAX)
         log_scale = torch.clamp(out[:, 1], LOG_SCALE_MIN_FP, LOG_SCALE_MAX_FP)
         return mu, log_scale
+
+
+class FixedPointIfce:
+    """The IFCE in int64, fed the coded grids one at a time, last coded first."""
+
+    def __init__(self, ifce: Ifce) -> None:
+        self.n_features = ifce.n_features
+        self.inputs = ifce.inputs
+        self.layers = {
+            int(k): (to_fixed(layer.weight, FRAC_BITS).T.contiguous(),
+                     to_fixed(layer.bias, 2 * FRAC_BITS))
+            for k, layer in ifce.layers.items()
+        }
+        self.state: Tensor | None = None  # [1, C, h, w] integer grids coded so far
+
+    def features(self, grid: int, shape: tuple[int, int]) -> Tensor:
+        """``[H * W, C_f]`` features of ``grid`` (16 fractional bits, the low 8 zero)."""
+        height, width = shape
+        if not self.inputs[grid]:
+            return torch.zeros(height * width, self.n_features, dtype=torch.int64)
+        stack = self.state if self.state is not None else torch.zeros(
+            1, 1, height, width, dtype=torch.int64)
+        weight, bias = self.layers[grid]
+        flat = stack[0].flatten(1).T << FRAC_BITS
+        out = torch.addmm(bias, flat, weight) >> (2 * FRAC_BITS - IFCE_FRAC_BITS)
+        out = out << (FRAC_BITS - IFCE_FRAC_BITS)
+        maps = out.T.reshape(1, self.n_features, *stack.shape[-2:])
+        return nearest_double(maps, shape)[0].flatten(1).T
+
+    def add_grid(self, values: Tensor) -> None:
+        """Feed the integer values ``[H, W]`` of the grid just coded."""
+        grid = values.to(torch.int64).view(1, 1, *values.shape)
+        if self.state is None:
+            self.state = grid
+            return
+        if self.state.shape[-2:] != grid.shape[-2:]:
+            self.state = nearest_double(self.state, tuple(values.shape))
+        self.state = torch.cat([grid, self.state], dim=1)
 
 
 @lru_cache(maxsize=1)

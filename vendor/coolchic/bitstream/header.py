@@ -6,12 +6,15 @@ Layout (little endian)::
     magic "COOL", version u8
     height u16, width u16, bit depth u8
     latent_first u8, latent_last u8
-    arm contexts u8, arm hidden layers u8, flags u8 (1: ARM stabiliser, 2: synthesis stabiliser)
+    arm contexts u8, arm hidden layers u8, flags u8 (1: ARM stabiliser, 2: synthesis
+        stabiliser, 4: output transform, 8: hyperlatents, 16: IFCE)
     ups kernel u8, pre-concatenation kernel u8
+    if hyperlatents: hyperlatent_first u8, hyperlatent_last u8
+    if IFCE: ifce_first u8, ifce_last u8, IFCE features u8
     synthesis layers u8, then per layer: features u16, kernel u8, kind u8 (1: residual, 2: relu)
     provider name (u8 length + ASCII), fields u8, then per field: name (u8 length + ASCII),
         value (varint)
-    per network (arm, upsampling, synthesis), per set (weight, bias):
+    per network (arm, ifce if IFCE, upsampling, synthesis), per set (weight, bias):
         step exponent i8, exp-Golomb order u8, bytes (varint)
     latent bytes (varint)
 
@@ -22,8 +25,11 @@ The sections follow in that order; their sizes must add up to the file size.
 Every field is checked against documented bounds before anything is allocated.
 
 The magic names the format of this host, whatever the context provider.
-Files written before it did (magic "MRCC", version 1, the same layout) are
-still read.
+Version 2 added flags 4, 8 and 16 and their fields (Cool-chic 5's output
+transform, hyperlatents and IFCE); a decoder with none of them is still
+written as version 1, the same bytes as before. Version 1 files (flags 1 and
+2 only, with magic "COOL" or, written before the magic named the format,
+"MRCC") are read.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from dataclasses import dataclass
 from coolchic.architecture import (
     MAX_ARM_HIDDEN_LAYERS,
     MAX_DOWNSAMPLING,
+    MAX_IFCE_FEATURES,
     MAX_UPS_KERNEL,
     Architecture,
 )
@@ -48,13 +55,27 @@ from coolchic.synthesis import MAX_SYNTHESIS_FEATURES, MAX_SYNTHESIS_KERNEL, Lay
 MAGIC = b"COOL"
 #: The magic of version-1 files written before the magic named the format.
 EARLIER_MAGIC = b"MRCC"
-VERSION = 1
-NETWORK_ORDER = ("arm", "upsampling", "synthesis")
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
+NETWORK_ORDER = ("arm", "ifce", "upsampling", "synthesis")
 PARAMETER_SETS = ("weight", "bias")
 MAX_SYNTHESIS_LAYERS = 16
 LATENTS_PER_BIT = 1024
 FREE_LATENTS = 65536
 assert set(NETWORK_ORDER) == set(SEARCH_ORDER)
+assert MAX_CONTEXTS + MAX_IFCE_FEATURES < 256
+
+
+FLAG_ARM_STABILISER = 1
+FLAG_SYNTHESIS_STABILISER = 2
+FLAG_OUTPUT_TRANSFORM = 4
+FLAG_HYPERLATENTS = 8
+FLAG_IFCE = 16
+
+
+def network_order(arch: Architecture) -> tuple[str, ...]:
+    """The networks a file of this architecture carries, in file order."""
+    return tuple(n for n in NETWORK_ORDER if n != "ifce" or arch.n_ifce_features)
 
 
 @dataclass(frozen=True)
@@ -71,13 +92,23 @@ class Header:
 def pack_header(header: Header) -> bytes:
     arch = header.arch
     out = bytearray(MAGIC)
-    flags = (1 if arch.arm_stabiliser else 0) | (2 if arch.synthesis_stabiliser else 0)
+    flags = ((FLAG_ARM_STABILISER if arch.arm_stabiliser else 0)
+             | (FLAG_SYNTHESIS_STABILISER if arch.synthesis_stabiliser else 0)
+             | (FLAG_OUTPUT_TRANSFORM if arch.output_transform else 0)
+             | (FLAG_HYPERLATENTS if arch.hyperlatent_resolution else 0)
+             | (FLAG_IFCE if arch.n_ifce_features else 0))
+    # A decoder without version 2's features is written as version 1, byte for byte as before.
+    version = VERSION if flags >= FLAG_OUTPUT_TRANSFORM else 1
     out += struct.pack(
         "<BHHBBBBBBBB",
-        VERSION, arch.height, arch.width, header.bit_depth, *arch.latent_resolution,
+        version, arch.height, arch.width, header.bit_depth, *arch.latent_resolution,
         arch.n_contexts, arch.n_hidden_arm, flags, arch.ups_kernel_size,
         arch.ups_preconcat_kernel_size,
     )
+    if arch.hyperlatent_resolution:
+        out += struct.pack("<BB", *arch.hyperlatent_resolution)
+    if arch.n_ifce_features:
+        out += struct.pack("<BBB", *arch.ifce_resolution, arch.n_ifce_features)
     out += struct.pack("<B", len(arch.synthesis_layers))
     for layer in arch.synthesis_layers:
         kind = (1 if layer.residual else 0) | (2 if layer.relu else 0)
@@ -86,7 +117,7 @@ def pack_header(header: Header) -> bytes:
     out += struct.pack("<B", len(header.provider_fields))
     for key, value in sorted(header.provider_fields.items()):
         out += _pack_name(key) + _pack_varint(value)
-    for network in NETWORK_ORDER:
+    for network in network_order(arch):
         for kind in PARAMETER_SETS:
             code = header.codes[network][kind]
             out += struct.pack("<bB", code.step_exponent, code.order)
@@ -157,7 +188,8 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     (magic,) = reader.take("<4s")
     _check(magic in (MAGIC, EARLIER_MAGIC), "not a .cool bitstream (wrong magic bytes)")
     (version,) = reader.take("<B")
-    _check(version == VERSION, f"unsupported bitstream version {version} (this decoder reads {VERSION})")
+    _check(version in READABLE_VERSIONS and (version == 1 or magic == MAGIC),
+           f"unsupported bitstream version {version} (this decoder reads 1 and {VERSION})")
     (height, width, bit_depth, first, last, n_contexts, n_hidden, flags, ups, preconcat) = (
         reader.take("<HHBBBBBBBB")
     )
@@ -167,10 +199,22 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     _check(first <= last <= MAX_DOWNSAMPLING, f"latent resolution {first}-{last} is out of bounds")
     _check(1 <= n_contexts <= MAX_CONTEXTS, f"ARM context size {n_contexts} is out of bounds")
     _check(n_hidden <= MAX_ARM_HIDDEN_LAYERS, f"{n_hidden} ARM hidden layers is out of bounds")
-    _check(flags < 4, f"unknown flags {flags:#x} in the header")
+    _check(flags < (4 if version == 1 else 32), f"unknown flags {flags:#x} in the header")
     _check(4 <= ups <= MAX_UPS_KERNEL and ups % 2 == 0, f"upsampling kernel {ups} is invalid")
     _check(1 <= preconcat <= MAX_UPS_KERNEL and preconcat % 2 == 1,
            f"pre-concatenation kernel {preconcat} is invalid")
+    hyperlatent_resolution = ifce_resolution = None
+    n_ifce = 0
+    if flags & FLAG_HYPERLATENTS:
+        hyper_first, hyper_last = reader.take("<BB")
+        _check(hyper_first <= hyper_last <= MAX_DOWNSAMPLING,
+               f"hyperlatent resolution {hyper_first}-{hyper_last} is out of bounds")
+        hyperlatent_resolution = (hyper_first, hyper_last)
+    if flags & FLAG_IFCE:
+        ifce_first, ifce_last, n_ifce = reader.take("<BBB")
+        _check(ifce_first <= ifce_last <= MAX_DOWNSAMPLING and 1 <= n_ifce <= MAX_IFCE_FEATURES,
+               f"IFCE resolution {ifce_first}-{ifce_last} with {n_ifce} features is out of bounds")
+        ifce_resolution = (ifce_first, ifce_last)
     (n_layers,) = reader.take("<B")
     _check(1 <= n_layers <= MAX_SYNTHESIS_LAYERS, f"{n_layers} synthesis layers is out of bounds")
     layers = []
@@ -194,7 +238,8 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
         fields[key] = reader.varint("provider field value")
     codes: dict[str, dict[str, ParameterCode]] = {}
     section_bytes: dict[str, dict[str, int]] = {}
-    for network in NETWORK_ORDER:
+    networks = NETWORK_ORDER if n_ifce else tuple(n for n in NETWORK_ORDER if n != "ifce")
+    for network in networks:
         codes[network], section_bytes[network] = {}, {}
         for kind in PARAMETER_SETS:
             exponent, order = reader.take("<bB")
@@ -209,17 +254,19 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     payload = sum(sum(v.values()) for v in section_bytes.values()) + latent_bytes
     _check(reader.pos + payload == len(data),
            f"header announces {reader.pos + payload} bytes but the file has {len(data)}")
-    n_latents = sum(
-        -(-height // 2**i) * -(-width // 2**i) for i in range(first, last + 1)
+    arch = Architecture(
+        height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
+        n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & FLAG_ARM_STABILISER),
+        synthesis_layers=tuple(layers),
+        synthesis_stabiliser=bool(flags & FLAG_SYNTHESIS_STABILISER), ups_kernel_size=ups,
+        ups_preconcat_kernel_size=preconcat, hyperlatent_resolution=hyperlatent_resolution,
+        ifce_resolution=ifce_resolution, n_ifce_features=n_ifce,
+        output_transform=bool(flags & FLAG_OUTPUT_TRANSFORM),
     )
+    n_latents = arch.n_latents
     # Even the flattest image costs about 0.01 bit per latent: a file claiming far
     # more latents than its bytes can carry is corrupt (and would be slow to decode).
     _check(n_latents <= LATENTS_PER_BIT * 8 * latent_bytes + FREE_LATENTS,
            f"{n_latents} latents cannot be coded in {latent_bytes} bytes")
-    arch = Architecture(
-        height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
-        n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & 1), synthesis_layers=tuple(layers),
-        synthesis_stabiliser=bool(flags & 2), ups_kernel_size=ups, ups_preconcat_kernel_size=preconcat,
-    )
     header = Header(arch, provider_name, fields, codes, section_bytes, latent_bytes, bit_depth)
     return header, reader.pos

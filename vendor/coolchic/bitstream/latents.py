@@ -15,9 +15,11 @@ evaluates it for the whole grid. Integer arithmetic makes both identical::
     y=2: 10 11 12 13 14 15 16 ...
 
 Before a grid is coded, the coarse positions its provider names are gathered
-from the fixed-point upsampling of the grids already coded; the decoder
-carries that upsampling down to the finest grid, and its last state is the
-synthesis input, so a provider reading coarse grids costs no extra upsampling.
+from the fixed-point upsampling of the latent grids already coded, and its
+IFCE features are computed from all grids already coded; the decoder carries
+that upsampling down to the finest grid, and its last state is the synthesis
+input, so a provider reading coarse grids costs no extra upsampling.
+Hyperlatent grids are coded like the others but never upsampled.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from coolchic.bitstream.fixedpoint import (
     LOG_SCALE_MIN_FP,
     MU_MIN,
     FixedPointArm,
+    FixedPointIfce,
     FixedPointUpsampling,
     mu_scale_tables,
 )
@@ -81,17 +84,26 @@ class _GridCoding:
         self.mu_table, self.scale_table = mu_scale_tables()
         needed = keep_dense or any(model.coarse_positions)
         self.upsampling = FixedPointUpsampling(model.upsampling) if needed else None
+        self.ifce = FixedPointIfce(model.ifce) if model.ifce is not None else None
 
-    def coarse_context(self, grid: int) -> Tensor | None:
+    def extra_context(self, grid: int) -> Tensor | None:
+        """``[H * W, E]`` values after the causal ones (raster order): coarse, then IFCE."""
+        parts = []
         positions = self.model.coarse_positions[grid]
-        if not positions:
-            return None
-        state = self.upsampling.coarse_state(grid, self.model.arch.grid_shapes[grid])
-        return gather_coarse(state, positions)
+        if positions:
+            level = self.model.levels[grid]
+            state = self.upsampling.coarse_state(level, self.model.arch.grid_shapes[level])
+            parts.append(gather_coarse(state, positions))
+        if self.ifce is not None:
+            parts.append(self.ifce.features(grid, self.model.arch.coded_shapes[grid]))
+        return torch.cat(parts, dim=1) if parts else None
 
     def grid_done(self, grid: int, values: Tensor) -> None:
-        if self.upsampling is not None:
-            self.upsampling.add_grid(grid, values)
+        level = self.model.levels[grid]
+        if self.upsampling is not None and level is not None:
+            self.upsampling.add_grid(level, values)
+        if self.ifce is not None:
+            self.ifce.add_grid(values)
 
     def probabilities(self, context: Tensor) -> tuple[np.ndarray, np.ndarray]:
         mu, log_scale = self.arm(context)
@@ -107,7 +119,8 @@ def fixed_point_contexts(
 
     ``context`` is ``[H_i * W_i, N]`` int64 with ``FRAC_BITS`` fractional bits,
     in raster order: the causal positions, then the coarse positions read from
-    the fixed-point upsampling of the grids already yielded.
+    the fixed-point upsampling of the grids already yielded, then the IFCE
+    features. ``grids`` are the coded grids, in coded order.
     """
     coding = coding or _GridCoding(model, keep_dense=False)
     for grid in range(len(grids) - 1, -1, -1):
@@ -115,13 +128,13 @@ def fixed_point_contexts(
         height, width = values.shape
         causal = gather(values.view(1, 1, height, width) << FRAC_BITS,
                         [(0, dy, dx) for dy, dx in model.causal_offsets[grid]])
-        coarse = coding.coarse_context(grid)
-        yield grid, causal if coarse is None else torch.cat([causal, coarse], dim=1)
+        extra = coding.extra_context(grid)
+        yield grid, causal if extra is None else torch.cat([causal, extra], dim=1)
         coding.grid_done(grid, values)
 
 
 def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
-    """Range code integer grids ``[H_i, W_i]`` (finest first); returns the bytes."""
+    """Range code the integer coded grids ``[H_i, W_i]`` (coded order); returns the bytes."""
     coding = _GridCoding(model, keep_dense=False)
     encoder = constriction.stream.queue.RangeEncoder()
     for grid, context in fixed_point_contexts(model, grids, coding):
@@ -152,7 +165,7 @@ def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> tuple[list[
         decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
     except Exception as error:  # constriction raises its own types
         raise BitstreamError(f"corrupt latent section ({error})") from None
-    shapes = model.arch.grid_shapes
+    shapes = model.arch.coded_shapes
     grids: list[Tensor | None] = [None] * len(shapes)
     r = WINDOW_RADIUS
     for grid in range(len(shapes) - 1, -1, -1):
@@ -161,7 +174,7 @@ def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> tuple[list[
         offsets = model.causal_offsets[grid]
         deltas = torch.tensor([dy * padded_width + dx for dy, dx in offsets], dtype=torch.int64)
         buffer = torch.zeros((height + 2 * r) * padded_width, dtype=torch.int64)
-        coarse = coding.coarse_context(grid)
+        extra = coding.extra_context(grid)
         order = coding_order(height, width, wavefront_slope(offsets))
         rows, cols = order.positions // width, order.positions % width
         padded_positions = (rows + r) * padded_width + cols + r
@@ -172,8 +185,8 @@ def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> tuple[list[
                 hi = min(lo + step, end)
                 where = padded_positions[lo:hi]
                 context = buffer[where.unsqueeze(1) + deltas.unsqueeze(0)] << FRAC_BITS
-                if coarse is not None:
-                    context = torch.cat([context, coarse[order.positions[lo:hi]]], dim=1)
+                if extra is not None:
+                    context = torch.cat([context, extra[order.positions[lo:hi]]], dim=1)
                 mu, scale = coding.probabilities(context)
                 try:
                     symbols = decoder.decode(_GridCoding.family, mu, scale)

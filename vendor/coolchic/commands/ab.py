@@ -33,7 +33,7 @@ from coolchic.presets import MIN_ITERATIONS, PRESETS
 PROG = "mrc-coolchic ab"
 HOST_PRESETS = {"ours": PRESETS, "upstream": tuple(upstream_host.PRESET_OPTIONS)}
 HOST_MIN_ITERATIONS = {"ours": MIN_ITERATIONS, "upstream": upstream_host.MIN_ITERATIONS}
-DEFAULT_CONFIG = {"ours": "paper", "upstream": upstream_host.DEFAULT_CONFIG}
+DEFAULT_CONFIG = {"ours": "hop", "upstream": upstream_host.DEFAULT_CONFIG}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="candidate variant, e.g. mrc:depth=6 or upstream/mrc:depth=6")
     parser.add_argument("--dec_cfg",
                         help=f"decoder config file, or a name: ours {', '.join(SHIPPED_CONFIGS)}; "
-                        f"upstream {', '.join(upstream_host.CONFIG_NAMES)} (its cfg/dec/intra); "
-                        f"default {DEFAULT_CONFIG['ours']}, or {DEFAULT_CONFIG['upstream']} when "
-                        "a variant runs upstream")
+                        f"upstream {', '.join(upstream_host.CONFIG_NAMES)} (its cfg/dec/intra, "
+                        f"the same as ours); default {DEFAULT_CONFIG['ours']}")
     parser.add_argument("--upstream", metavar="PATH",
                         help="unpatched upstream Cool-chic 5.0.1 checkout, only read "
                         "(default: $COOLCHIC_SRC)")

@@ -91,7 +91,8 @@ def run(argv: Sequence[str]) -> int:
         columns = {main_name: decoder_complexity(settings, registry, args.height, args.width)}
     if args.json:
         report = {
-            name: {"total_mac_per_pixel": c.total_mac_per_pixel, "per_module": c.per_module}
+            name: {"total_mac_per_pixel": c.total_mac_per_pixel, "per_module": c.per_module,
+                   "other": c.other}
             for name, c in columns.items()
         }
         print(json.dumps(report[main_name] | {
@@ -103,6 +104,7 @@ def run(argv: Sequence[str]) -> int:
         print(f"{'module':<12}" + "".join(f"{name:>14}" for name in columns))
         for module in NETWORKS:
             print(f"{module:<12}" + "".join(f"{c.per_module[module]:>14.2f}" for c in columns.values()))
+        print(f"{'other':<12}" + "".join(f"{c.other:>14.2f}" for c in columns.values()))
         print(f"{'total':<12}" + "".join(f"{c.total_mac_per_pixel:>14.2f}" for c in columns.values()))
         if args.compare_with:
             print(f"identical: {' and '.join(columns)} cost the same in every module")
