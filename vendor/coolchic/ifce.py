@@ -39,6 +39,15 @@ def nearest_double(x: Tensor, shape: tuple[int, int]) -> Tensor:
     return up[..., : shape[0], : shape[1]]
 
 
+def push_grid(stack: Tensor | None, grid: Tensor) -> Tensor:
+    """The stack once ``grid`` ``[1, 1, H, W]`` is decoded: ``grid``, then the stack at its size."""
+    if stack is None:
+        return grid
+    if stack.shape[-2:] != grid.shape[-2:]:
+        stack = nearest_double(stack, tuple(grid.shape[-2:]))
+    return torch.cat([grid, stack], dim=1)
+
+
 def decoded_stacks(grids: list[Tensor]) -> list[Tensor]:
     """``decoded[k]`` for every coded grid ``k`` (see the module docstring).
 
@@ -51,10 +60,7 @@ def decoded_stacks(grids: list[Tensor]) -> list[Tensor]:
     state = grids[n - 1]
     for k in range(n - 2, -1, -1):
         stacks[k] = state
-        target = grids[k]
-        if state.shape[-2:] != target.shape[-2:]:
-            state = nearest_double(state, tuple(target.shape[-2:]))
-        state = torch.cat([target, state], dim=1)
+        state = push_grid(state, grids[k])
     return stacks  # type: ignore[return-value]
 
 
@@ -89,4 +95,4 @@ class Ifce(nn.Module):
         return out
 
 
-__all__ = ["Ifce", "decoded_stacks", "nearest_double"]
+__all__ = ["Ifce", "decoded_stacks", "nearest_double", "push_grid"]

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from coolchic.arm import LOG_SCALE_MAX, LOG_SCALE_MIN, LOG_SCALE_SHIFT, Arm, ArmLinear
-from coolchic.ifce import Ifce, nearest_double
+from coolchic.ifce import Ifce, nearest_double, push_grid
 from coolchic.model import LATENT_BOUND
 from coolchic.upsampling import PreconcatConv, Upsampling, UpsamplingTConv
 
@@ -117,13 +117,7 @@ class FixedPointIfce:
 
     def add_grid(self, values: Tensor) -> None:
         """Feed the integer values ``[H, W]`` of the grid just coded."""
-        grid = values.to(torch.int64).view(1, 1, *values.shape)
-        if self.state is None:
-            self.state = grid
-            return
-        if self.state.shape[-2:] != grid.shape[-2:]:
-            self.state = nearest_double(self.state, tuple(values.shape))
-        self.state = torch.cat([grid, self.state], dim=1)
+        self.state = push_grid(self.state, values.to(torch.int64).view(1, 1, *values.shape))
 
 
 @lru_cache(maxsize=1)

@@ -229,6 +229,15 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
         layers.append(LayerSpec(features, kernel, bool(kind & 1), bool(kind & 2)))
         in_features = features
     _check(layers[-1].out_features == 3, "the synthesis does not output 3 channels")
+    arch = Architecture(
+        height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
+        n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & FLAG_ARM_STABILISER),
+        synthesis_layers=tuple(layers),
+        synthesis_stabiliser=bool(flags & FLAG_SYNTHESIS_STABILISER), ups_kernel_size=ups,
+        ups_preconcat_kernel_size=preconcat, hyperlatent_resolution=hyperlatent_resolution,
+        ifce_resolution=ifce_resolution, n_ifce_features=n_ifce,
+        output_transform=bool(flags & FLAG_OUTPUT_TRANSFORM),
+    )
     provider_name = reader.name("context provider name")
     (n_fields,) = reader.take("<B")
     _check(n_fields <= MAX_HEADER_FIELDS, f"{n_fields} provider fields is out of bounds")
@@ -238,8 +247,7 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
         fields[key] = reader.varint("provider field value")
     codes: dict[str, dict[str, ParameterCode]] = {}
     section_bytes: dict[str, dict[str, int]] = {}
-    networks = NETWORK_ORDER if n_ifce else tuple(n for n in NETWORK_ORDER if n != "ifce")
-    for network in networks:
+    for network in network_order(arch):
         codes[network], section_bytes[network] = {}, {}
         for kind in PARAMETER_SETS:
             exponent, order = reader.take("<bB")
@@ -254,15 +262,6 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     payload = sum(sum(v.values()) for v in section_bytes.values()) + latent_bytes
     _check(reader.pos + payload == len(data),
            f"header announces {reader.pos + payload} bytes but the file has {len(data)}")
-    arch = Architecture(
-        height=height, width=width, latent_resolution=(first, last), n_contexts=n_contexts,
-        n_hidden_arm=n_hidden, arm_stabiliser=bool(flags & FLAG_ARM_STABILISER),
-        synthesis_layers=tuple(layers),
-        synthesis_stabiliser=bool(flags & FLAG_SYNTHESIS_STABILISER), ups_kernel_size=ups,
-        ups_preconcat_kernel_size=preconcat, hyperlatent_resolution=hyperlatent_resolution,
-        ifce_resolution=ifce_resolution, n_ifce_features=n_ifce,
-        output_transform=bool(flags & FLAG_OUTPUT_TRANSFORM),
-    )
     n_latents = arch.n_latents
     # Even the flattest image costs about 0.01 bit per latent: a file claiming far
     # more latents than its bytes can carry is corrupt (and would be slow to decode).
