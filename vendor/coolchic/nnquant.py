@@ -3,8 +3,9 @@
 
 Each network (ARM, IFCE when there is one, synthesis, upsampling) gets one
 power-of-two step for its weights and one for its biases. The steps are
-chosen module by module, in that order (Cool-chic 5's: sorted names), by trying every pair of candidate steps and keeping the one with
-the lowest rate-distortion cost, the cost counting the parameters' own
+chosen module by module, in that order (Cool-chic 5's: sorted names), by
+trying every pair of candidate steps and keeping the one with the lowest
+rate-distortion cost, the cost counting the parameters' own
 exp-Golomb rate (with the best code order for each set). Parameters are sent
 as the integers ``round(p / step)``; decoding multiplies them back, exactly.
 """

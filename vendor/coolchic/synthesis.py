@@ -130,13 +130,10 @@ class Synthesis(nn.Module):
         if output_transform:
             self.output_transform = SynthesisConv(features, features, 1, False)
             self.output_transform.requires_grad_(False)
-            self._reset_output_transform()
-
-    def _reset_output_transform(self) -> None:
-        with torch.no_grad():
-            self.output_transform.weight.copy_(
-                torch.eye(self.output_transform.weight.shape[0]).view_as(self.output_transform.weight))
-            self.output_transform.bias.zero_()
+            with torch.no_grad():
+                weight = self.output_transform.weight
+                weight.copy_(torch.eye(features).view_as(weight))
+                self.output_transform.bias.zero_()
 
     def reset_parameters(self) -> None:
         for module in self.modules():
