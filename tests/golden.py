@@ -25,9 +25,10 @@ import torch
 
 FOLDER = Path(__file__).parent / "data" / "golden"
 MANIFEST = FOLDER / "manifest.json"
-#: Files of version 1: two golden cases as commit 44e9109 wrote them, before the magic named
-#: the format (mrcc-*, MRCC), and two as commit a88e4ca wrote them, before version 2 added
-#: Cool-chic 5's output transform, hyperlatents and IFCE (cool-v1-*, v4's lop and hop).
+#: Files of older versions: two golden cases as commit 44e9109 wrote them, before the magic
+#: named the format (mrcc-*, MRCC), two as commit a88e4ca wrote them, before version 2 added
+#: Cool-chic 5's output transform, hyperlatents and IFCE (cool-v1-*, v4's lop and hop), and
+#: two as commit 738697e wrote them, before version 3 packed the header (cool-v2-*, hop).
 LEGACY = Path(__file__).parent / "data" / "legacy"
 OLD_MAGIC = b"MRCC"
 V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1-linear-none\n"

@@ -12,6 +12,8 @@ fields are corrupted or unexpected, refused by the decoder in one line.
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -202,8 +204,7 @@ def _file(name, options):
 
 def _with_fields(data: bytes, fields: dict) -> bytes:
     header, size = unpack_header(data)
-    changed = type(header)(header.arch, header.provider_name, fields, header.codes,
-                           header.section_bytes, header.latent_bytes, header.bit_depth)
+    changed = dataclasses.replace(header, provider_fields=fields)
     return pack_header(changed) + data[size:]
 
 

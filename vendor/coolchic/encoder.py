@@ -138,7 +138,7 @@ def results_record(
     }
     if bitstream is not None:
         header = bitstream.decoded.header
-        nn_bytes = sum(sum(v.values()) for v in header.section_bytes.values())
+        nn_bytes = header.network_bytes
         n_bytes = len(bitstream.data)
         record |= {
             "psnr_db": bitstream.psnr_db,

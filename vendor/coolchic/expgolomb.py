@@ -52,6 +52,14 @@ class BitReader:
         self._text = "".join(format(byte, "08b") for byte in data)
         self._pos = 0
 
+    @property
+    def bits_read(self) -> int:
+        return self._pos
+
+    @property
+    def bits_left(self) -> int:
+        return len(self._text) - self._pos
+
     def read(self, n_bits: int) -> int:
         if self._pos + n_bits > len(self._text):
             raise EOFError("bit stream ended early")
@@ -71,9 +79,8 @@ class BitReader:
         return zeros
 
 
-def encode_signed(values: np.ndarray, order: int) -> bytes:
-    """Signed exp-Golomb code of ``values`` (see the module docstring), byte aligned."""
-    writer = BitWriter()
+def write_signed(writer: BitWriter, values: np.ndarray, order: int) -> None:
+    """Append the signed exp-Golomb codes of ``values`` (see the module docstring)."""
     for value in np.asarray(values, dtype=np.int64).tolist():
         magnitude = abs(value)
         shifted = magnitude + (1 << order)
@@ -82,16 +89,14 @@ def encode_signed(values: np.ndarray, order: int) -> bytes:
         writer.write(shifted, n + 1)
         if magnitude:
             writer.write(1 if value < 0 else 0, 1)
-    return writer.to_bytes()
 
 
-def decode_signed(data: bytes, count: int, order: int, max_magnitude: int) -> np.ndarray:
-    """Read ``count`` values written by :func:`encode_signed`.
+def read_signed(reader: BitReader, count: int, order: int, max_magnitude: int) -> np.ndarray:
+    """Read ``count`` values written by :func:`write_signed`.
 
-    Raises ``EOFError`` if ``data`` is too short and ``ValueError`` if a code
+    Raises ``EOFError`` if the stream ends early and ``ValueError`` if a code
     would exceed ``max_magnitude``: a corrupt stream cannot make it loop long.
     """
-    reader = BitReader(data)
     limit = max(max_magnitude + (1 << order), 1).bit_length()
     values = np.empty(count, dtype=np.int64)
     for index in range(count):
@@ -104,3 +109,15 @@ def decode_signed(data: bytes, count: int, order: int, max_magnitude: int) -> np
         negative = reader.read(1) if magnitude else 0
         values[index] = -magnitude if negative else magnitude
     return values
+
+
+def encode_signed(values: np.ndarray, order: int) -> bytes:
+    """Signed exp-Golomb code of ``values``, byte aligned."""
+    writer = BitWriter()
+    write_signed(writer, values, order)
+    return writer.to_bytes()
+
+
+def decode_signed(data: bytes, count: int, order: int, max_magnitude: int) -> np.ndarray:
+    """Read ``count`` values written by :func:`encode_signed` (errors as :func:`read_signed`)."""
+    return read_signed(BitReader(data), count, order, max_magnitude)

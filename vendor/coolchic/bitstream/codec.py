@@ -12,7 +12,7 @@ gathers the positions the provider names, causal and coarse.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from coolchic.bitstream.header import (
 from coolchic.bitstream.fixedpoint import FRAC_BITS, FixedPointUpsampling
 from coolchic.bitstream.latents import decode_latents, encode_latents
 from coolchic.errors import BitstreamError, CoolChicError
-from coolchic.expgolomb import decode_signed, encode_signed
+from coolchic.expgolomb import BitReader, BitWriter, read_signed, write_signed
 from coolchic.hooks import ProviderError, ProviderRegistry, build_provider
 from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
 from coolchic.nnquant import MAX_PARAMETER_INT, ParameterCode, integers_of, parameter_sets
@@ -97,29 +97,26 @@ def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]])
     The caller's model stays where it is, in the mode it is in.
     """
     model = on_cpu(model)
-    sections: list[bytes] = []
-    section_bytes: dict[str, dict[str, int]] = {}
+    writer = BitWriter()
     for network in network_order(model.arch):
         sets = parameter_sets(model.networks()[network])
-        section_bytes[network] = {}
         for kind in PARAMETER_SETS:
             code = codes[network][kind]
             ints = integers_of([p for _, p in sets[kind]], code.step_exponent)
             if ints is None:
                 raise ValueError(f"{network} {kind} parameters are out of the coded range")
-            payload = encode_signed(ints, code.order)
-            sections.append(payload)
-            section_bytes[network][kind] = len(payload)
+            write_signed(writer, ints, code.order)
+    networks = writer.to_bytes()
     latents = encode_latents(model, integer_latents(model))
     header = Header(
         arch=model.arch,
         provider_name=model.provider.name,
         provider_fields=dict(model.provider.header_fields()),
         codes=codes,
-        section_bytes=section_bytes,
+        network_bytes=len(networks),
         latent_bytes=len(latents),
     )
-    return pack_header(header) + b"".join(sections) + latents
+    return pack_header(header) + networks + latents
 
 
 def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) -> DecodedImage:
@@ -139,20 +136,10 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
         raise BitstreamError(f"cannot rebuild the decoder (context provider "
                              f"{header.provider_name!r}): {error}") from None
     model.eval()
-    for network in network_order(arch):
-        sets = parameter_sets(model.networks()[network])
-        for kind in PARAMETER_SETS:
-            code = header.codes[network][kind]
-            n_bytes = header.section_bytes[network][kind]
-            chunk = data[position : position + n_bytes]
-            position += n_bytes
-            params = [p for _, p in sets[kind]]
-            count = sum(p.numel() for p in params)
-            try:
-                ints = decode_signed(chunk, count, code.order, MAX_PARAMETER_INT)
-            except (EOFError, ValueError) as error:
-                raise BitstreamError(f"corrupt {network} {kind} section ({error})") from None
-            _assign(params, ints, code.step_exponent)
+    start = position + header.network_bytes
+    codes = _read_networks(model, header, data[position:start])
+    header = replace(header, codes=codes)
+    position = start
     grids, dense = decode_latents(model, data[position:], max_batch=max_batch)
     for grid in grids:
         if grid.numel() and (grid.min() < -LATENT_BOUND or grid.max() >= LATENT_BOUND):
@@ -164,6 +151,38 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
         for latent, grid in zip(model.latents, grids):
             latent.copy_(grid.view_as(latent).to(latent.dtype) / model.encoder_gain)
     return DecodedImage(image=image, header=header, n_bytes=len(data), model=model)
+
+
+def _read_networks(model: CoolChic, header: Header, data: bytes):
+    """Set the networks' parameters from their section; return the codes with their bits."""
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    reader = BitReader(data)
+    for network in network_order(header.arch):
+        sets = parameter_sets(model.networks()[network])
+        codes[network] = {}
+        for kind in PARAMETER_SETS:
+            code = header.codes[network][kind]
+            if header.set_bytes is not None:  # versions 1 and 2: each set byte-aligned
+                reader = BitReader(data[:header.set_bytes[network][kind]])
+                data = data[header.set_bytes[network][kind]:]
+            params = [p for _, p in sets[kind]]
+            count = sum(p.numel() for p in params)
+            start = reader.bits_read
+            try:
+                ints = read_signed(reader, count, code.order, MAX_PARAMETER_INT)
+            except (EOFError, ValueError) as error:
+                raise BitstreamError(f"corrupt {network} {kind} section ({error})") from None
+            codes[network][kind] = replace(code, bits=reader.bits_read - start)
+            _check_padding(reader, f"{network} {kind}", header.set_bytes is not None)
+            _assign(params, ints, code.step_exponent)
+    _check_padding(reader, "network", True)
+    return codes
+
+
+def _check_padding(reader: BitReader, what: str, last: bool) -> None:
+    """At the end of a byte-aligned section, fewer than 8 bits of zeros may be left."""
+    if last and (reader.bits_left >= 8 or reader.read(reader.bits_left)):
+        raise BitstreamError(f"corrupt {what} section (it does not end where its size says)")
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """The ``.cool`` header: everything needed to rebuild the decoder.
 
-Layout (little endian)::
+Layout of version 3 (little endian)::
 
     magic "COOL", version u8
     height u16, width u16, bit depth u8
@@ -11,12 +11,17 @@ Layout (little endian)::
     ups kernel u8, pre-concatenation kernel u8
     if hyperlatents: hyperlatent_first u8, hyperlatent_last u8
     if IFCE: ifce_first u8, ifce_last u8, IFCE features u8
-    synthesis layers u8, then per layer: features u16, kernel u8, kind u8 (1: residual, 2: relu)
-    provider name (u8 length + ASCII), fields u8, then per field: name (u8 length + ASCII),
-        value (varint)
-    per network (arm, ifce if IFCE, upsampling, synthesis), per set (weight, bias):
-        step exponent i8, exp-Golomb order u8, bytes (varint)
-    latent bytes (varint)
+    synthesis layers u8, then per layer: features (varint), kernel * 4 + kind u8
+        (kind 1: residual, 2: relu)
+    provider name (u8 length + ASCII; empty for the built-in spatial provider), fields u8,
+        then per field: name (u8 length + ASCII), value (varint)
+    parameter codes, bit-packed most significant bit first and zero-padded to a byte: per
+        network (arm, ifce if IFCE, upsampling, synthesis), per set (weight, bias): minus the
+        step exponent (5 bits), exp-Golomb order (4 bits)
+    network bytes (varint), latent bytes (varint)
+
+then the network section, every set's exp-Golomb codes one after the other in
+the order above, zero-padded to a byte, and the latent section.
 
 Varints are LEB128: 7 bits per byte, low bits first, high bit set on all but
 the last byte, at most 5 bytes.
@@ -25,11 +30,13 @@ The sections follow in that order; their sizes must add up to the file size.
 Every field is checked against documented bounds before anything is allocated.
 
 The magic names the format of this host, whatever the context provider.
-Version 2 added flags 4, 8 and 16 and their fields (Cool-chic 5's output
-transform, hyperlatents and IFCE); a decoder with none of them is still
-written as version 1, the same bytes as before. Version 1 files (flags 1 and
-2 only, with magic "COOL" or, written before the magic named the format,
-"MRCC") are read.
+Version 3 (written since) packs what versions 1 and 2 spelt out byte by byte: the header
+of a Cool-chic 5 hop decoder went from 76 to 47 bytes, and the network section, one bit
+stream, pads once instead of once per set. Versions 1 and 2 are read: version 1 (magic
+"COOL" or, written before the magic named the format, "MRCC") has flags 1 and 2 only;
+both write synthesis layers as features u16, kernel u8, kind u8, the provider's name in
+full, and per network and set: step exponent i8, order u8, the set's bytes (varint), each
+set byte-aligned in its own section; then latent bytes (varint).
 """
 
 from __future__ import annotations
@@ -46,23 +53,30 @@ from coolchic.architecture import (
 )
 from coolchic.context import MAX_CONTEXTS
 from coolchic.errors import BitstreamError
-from coolchic.expgolomb import MAX_ORDER
+from coolchic.expgolomb import MAX_ORDER, BitReader, BitWriter
 from coolchic.hooks import MAX_HEADER_FIELDS, NAME_PATTERN
 from coolchic.imageio import MAX_PIXELS
 from coolchic.nnquant import SEARCH_ORDER, STEP_EXPONENTS, ParameterCode
+from coolchic.spatial import SpatialProvider
 from coolchic.synthesis import MAX_SYNTHESIS_FEATURES, MAX_SYNTHESIS_KERNEL, LayerSpec
 
 MAGIC = b"COOL"
 #: The magic of version-1 files written before the magic named the format.
 EARLIER_MAGIC = b"MRCC"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
+VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 NETWORK_ORDER = ("arm", "ifce", "upsampling", "synthesis")
 PARAMETER_SETS = ("weight", "bias")
 MAX_SYNTHESIS_LAYERS = 16
 LATENTS_PER_BIT = 1024
 FREE_LATENTS = 65536
 assert set(NETWORK_ORDER) == set(SEARCH_ORDER)
+#: The provider a version-3 file names with the empty string.
+DEFAULT_PROVIDER = SpatialProvider.name
+#: Bits of minus a step exponent and of an exp-Golomb order in the parameter codes.
+EXPONENT_BITS, ORDER_BITS = 5, 4
+assert all(-low < 2**EXPONENT_BITS for sets in STEP_EXPONENTS.values() for low, _ in sets.values())
+assert MAX_ORDER < 2**ORDER_BITS
 assert MAX_CONTEXTS + MAX_IFCE_FEATURES < 256
 
 
@@ -83,13 +97,17 @@ class Header:
     arch: Architecture
     provider_name: str
     provider_fields: dict[str, int]
-    codes: dict[str, dict[str, ParameterCode]]  # bits of a code = 8 * its byte count
-    section_bytes: dict[str, dict[str, int]]
+    codes: dict[str, dict[str, ParameterCode]]
+    network_bytes: int  # the whole network section
     latent_bytes: int
     bit_depth: int = 8
+    version: int = VERSION
+    #: Versions 1 and 2 only: the bytes of each set, coded byte-aligned one after the other.
+    set_bytes: dict[str, dict[str, int]] | None = None
 
 
 def pack_header(header: Header) -> bytes:
+    """The header as the current version writes it (whatever version ``header`` was read from)."""
     arch = header.arch
     out = bytearray(MAGIC)
     flags = ((FLAG_ARM_STABILISER if arch.arm_stabiliser else 0)
@@ -97,11 +115,9 @@ def pack_header(header: Header) -> bytes:
              | (FLAG_OUTPUT_TRANSFORM if arch.output_transform else 0)
              | (FLAG_HYPERLATENTS if arch.hyperlatent_resolution else 0)
              | (FLAG_IFCE if arch.n_ifce_features else 0))
-    # A decoder without version 2's features is written as version 1, byte for byte as before.
-    version = VERSION if flags >= FLAG_OUTPUT_TRANSFORM else 1
     out += struct.pack(
         "<BHHBBBBBBBB",
-        version, arch.height, arch.width, header.bit_depth, *arch.latent_resolution,
+        VERSION, arch.height, arch.width, header.bit_depth, *arch.latent_resolution,
         arch.n_contexts, arch.n_hidden_arm, flags, arch.ups_kernel_size,
         arch.ups_preconcat_kernel_size,
     )
@@ -112,17 +128,20 @@ def pack_header(header: Header) -> bytes:
     out += struct.pack("<B", len(arch.synthesis_layers))
     for layer in arch.synthesis_layers:
         kind = (1 if layer.residual else 0) | (2 if layer.relu else 0)
-        out += struct.pack("<HBB", layer.out_features, layer.kernel_size, kind)
-    out += _pack_name(header.provider_name)
+        out += _pack_varint(layer.out_features) + struct.pack("<B", 4 * layer.kernel_size + kind)
+    name = "" if header.provider_name == DEFAULT_PROVIDER else header.provider_name
+    out += _pack_name(name)
     out += struct.pack("<B", len(header.provider_fields))
     for key, value in sorted(header.provider_fields.items()):
         out += _pack_name(key) + _pack_varint(value)
+    writer = BitWriter()
     for network in network_order(arch):
         for kind in PARAMETER_SETS:
             code = header.codes[network][kind]
-            out += struct.pack("<bB", code.step_exponent, code.order)
-            out += _pack_varint(header.section_bytes[network][kind])
-    out += _pack_varint(header.latent_bytes)
+            writer.write(-code.step_exponent, EXPONENT_BITS)
+            writer.write(code.order, ORDER_BITS)
+    out += writer.to_bytes()
+    out += _pack_varint(header.network_bytes) + _pack_varint(header.latent_bytes)
     return bytes(out)
 
 
@@ -165,8 +184,10 @@ class _Reader:
                 return value
         raise BitstreamError(f"invalid {what} in the header (over-long number)")
 
-    def name(self, what: str) -> str:
+    def name(self, what: str, allow_empty: bool = False) -> str:
         (length,) = self.take("<B")
+        if allow_empty and not length:
+            return ""
         (raw,) = self.take(f"<{length}s")
         try:
             text = raw.decode("ascii")
@@ -189,7 +210,7 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     _check(magic in (MAGIC, EARLIER_MAGIC), "not a .cool bitstream (wrong magic bytes)")
     (version,) = reader.take("<B")
     _check(version in READABLE_VERSIONS and (version == 1 or magic == MAGIC),
-           f"unsupported bitstream version {version} (this decoder reads 1 and {VERSION})")
+           f"unsupported bitstream version {version} (this decoder reads 1 to {VERSION})")
     (height, width, bit_depth, first, last, n_contexts, n_hidden, flags, ups, preconcat) = (
         reader.take("<HHBBBBBBBB")
     )
@@ -220,7 +241,12 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     layers = []
     in_features = last - first + 1
     for index in range(n_layers):
-        features, kernel, kind = reader.take("<HBB")
+        if version >= 3:
+            features = reader.varint("synthesis layer features")
+            (packed,) = reader.take("<B")
+            kernel, kind = packed >> 2, packed & 3
+        else:
+            features, kernel, kind = reader.take("<HBB")
         _check(1 <= features <= MAX_SYNTHESIS_FEATURES and kind < 4
                and kernel % 2 == 1 and kernel <= MAX_SYNTHESIS_KERNEL,
                f"synthesis layer {index} ({features}, {kernel}, {kind}) is invalid")
@@ -238,34 +264,64 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
         ifce_resolution=ifce_resolution, n_ifce_features=n_ifce,
         output_transform=bool(flags & FLAG_OUTPUT_TRANSFORM),
     )
-    provider_name = reader.name("context provider name")
+    provider_name = reader.name("context provider name", allow_empty=version >= 3)
+    provider_name = provider_name or DEFAULT_PROVIDER
     (n_fields,) = reader.take("<B")
     _check(n_fields <= MAX_HEADER_FIELDS, f"{n_fields} provider fields is out of bounds")
     fields = {}
     for _ in range(n_fields):
         key = reader.name("provider field name")
         fields[key] = reader.varint("provider field value")
-    codes: dict[str, dict[str, ParameterCode]] = {}
-    section_bytes: dict[str, dict[str, int]] = {}
-    for network in network_order(arch):
-        codes[network], section_bytes[network] = {}, {}
-        for kind in PARAMETER_SETS:
-            exponent, order = reader.take("<bB")
-            n_bytes = reader.varint("section size")
-            low, high = STEP_EXPONENTS[network][kind]
-            _check(low <= exponent <= high and order <= MAX_ORDER,
-                   f"{network} {kind} step 2^{exponent} or code order {order} is out of bounds")
-            codes[network][kind] = ParameterCode(exponent, order, 8 * n_bytes)
-            section_bytes[network][kind] = n_bytes
+    if version >= 3:
+        codes, set_bytes = _read_packed_codes(reader, arch), None
+        network_bytes = reader.varint("network section size")
+    else:
+        codes, set_bytes = _read_codes_per_set(reader, arch)
+        network_bytes = sum(sum(sets.values()) for sets in set_bytes.values())
     latent_bytes = reader.varint("latent section size")
     _check(latent_bytes % 4 == 0, f"latent section of {latent_bytes} bytes is not 32-bit aligned")
-    payload = sum(sum(v.values()) for v in section_bytes.values()) + latent_bytes
-    _check(reader.pos + payload == len(data),
-           f"header announces {reader.pos + payload} bytes but the file has {len(data)}")
+    _check(reader.pos + network_bytes + latent_bytes == len(data),
+           f"header announces {reader.pos + network_bytes + latent_bytes} bytes but the file "
+           f"has {len(data)}")
     n_latents = arch.n_latents
     # Even the flattest image costs about 0.01 bit per latent: a file claiming far
     # more latents than its bytes can carry is corrupt (and would be slow to decode).
     _check(n_latents <= LATENTS_PER_BIT * 8 * latent_bytes + FREE_LATENTS,
            f"{n_latents} latents cannot be coded in {latent_bytes} bytes")
-    header = Header(arch, provider_name, fields, codes, section_bytes, latent_bytes, bit_depth)
+    header = Header(arch, provider_name, fields, codes, network_bytes, latent_bytes, bit_depth,
+                    version, set_bytes)
     return header, reader.pos
+
+
+def _checked_code(network: str, kind: str, exponent: int, order: int) -> ParameterCode:
+    low, high = STEP_EXPONENTS[network][kind]
+    _check(low <= exponent <= high and order <= MAX_ORDER,
+           f"{network} {kind} step 2^{exponent} or code order {order} is out of bounds")
+    return ParameterCode(exponent, order, 0)  # bits: known once the section is read
+
+
+def _read_packed_codes(reader: _Reader, arch: Architecture) -> dict[str, dict[str, ParameterCode]]:
+    networks = network_order(arch)
+    n_bits = len(networks) * len(PARAMETER_SETS) * (EXPONENT_BITS + ORDER_BITS)
+    (raw,) = reader.take(f"<{(n_bits + 7) // 8}s")
+    bits = BitReader(raw)
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    for network in networks:
+        codes[network] = {}
+        for kind in PARAMETER_SETS:
+            exponent = -bits.read(EXPONENT_BITS)
+            codes[network][kind] = _checked_code(network, kind, exponent, bits.read(ORDER_BITS))
+    return codes
+
+
+def _read_codes_per_set(reader: _Reader, arch: Architecture):
+    """Versions 1 and 2: step exponent, order and byte count of each set."""
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    set_bytes: dict[str, dict[str, int]] = {}
+    for network in network_order(arch):
+        codes[network], set_bytes[network] = {}, {}
+        for kind in PARAMETER_SETS:
+            exponent, order = reader.take("<bB")
+            set_bytes[network][kind] = reader.varint("section size")
+            codes[network][kind] = _checked_code(network, kind, exponent, order)
+    return codes, set_bytes
