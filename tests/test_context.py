@@ -74,6 +74,29 @@ def test_gather_is_the_same_selection_in_float_and_fixed_point():
     assert fixed[2 * 6 + 3, 0] == state[0, 0, 2, 3] and fixed[2 * 6 + 3, 1] == state[0, 2, 1, 5]
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (40, 9), (130, 129)])
+def test_gather_by_index_and_by_slices_agree_in_values_and_gradients(shape, monkeypatch):
+    """Small grids (and any grid on CUDA) take one indexing op, large CPU grids one slice per
+    position: the same values, float or int64, and the same gradient."""
+    import coolchic.hooks as hooks
+
+    torch.manual_seed(1)
+    positions = [(c, dy, dx) for c in range(2) for dy in range(-4, 5) for dx in range(-4, 5)]
+    # Integer-valued float64: sums of gradients are exact whatever their order.
+    planes = torch.randint(-9, 10, (1, 2, *shape)).double().requires_grad_()
+    weights = torch.randint(-3, 4, (shape[0] * shape[1], len(positions))).double()
+    results = []
+    for limit in (0, 10**9):  # slices only, then indexing only
+        monkeypatch.setattr(hooks, "INDEXED_GATHER_MAX_CPU", limit)
+        values = gather(planes, positions)
+        (values * weights).sum().backward()
+        fixed = gather(planes.detach().long(), positions)
+        results.append((values.detach(), planes.grad.clone(), fixed))
+        planes.grad = None
+    assert all(torch.equal(a, b) for a, b in zip(*results))
+    assert results[0][2].dtype == torch.int64
+
+
 @pytest.mark.parametrize("n", [6, 8, 14, 16, 32])
 def test_spatial_context_is_causal(n):
     """Changing a latent at or after the current pixel never changes its context."""

@@ -46,6 +46,7 @@ compute the coarse context themselves (``coarse_size``, ``coarse_context``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -249,6 +250,12 @@ def collect_providers(manager: pluggy.PluginManager) -> ProviderRegistry:
     return registry
 
 
+#: Grids of at most this many values are gathered with one indexing op on the CPU, larger ones
+#: with one slice per position (contiguous copies are faster there); on other devices (CUDA,
+#: where each op is a kernel launch) always with one op. Both select the same values.
+INDEXED_GATHER_MAX_CPU = 128 * 128
+
+
 def gather(planes: Tensor, positions: Sequence[tuple[int, int, int]]) -> Tensor:
     """The values a context is made of: ``planes[0, c, y + dy, x + dx]`` for every ``(y, x)``.
 
@@ -262,15 +269,35 @@ def gather(planes: Tensor, positions: Sequence[tuple[int, int, int]]) -> Tensor:
     import torch
     import torch.nn.functional as F
 
-    _, _, height, width = planes.shape
+    _, channels, height, width = planes.shape
     if not positions:
         return planes.new_zeros(height * width, 0)
     r = WINDOW_RADIUS
-    padded = F.pad(planes, (r, r, r, r))[0]
-    picked = [padded[c, r + dy : r + dy + height, r + dx : r + dx + width]
+    padded = F.pad(planes, (r, r, r, r))
+    if planes.device.type != "cpu" or height * width <= INDEXED_GATHER_MAX_CPU:
+        # One op forward, one (index_add) backward, whatever the number of positions.
+        index = _gather_index(channels, height, width, tuple(map(tuple, positions)),
+                              planes.device)
+        return padded.reshape(-1).index_select(0, index).view(height * width, -1)
+    picked = [padded[0, c, r + dy : r + dy + height, r + dx : r + dx + width]
               for c, dy, dx in positions]
     # Stacking last makes the [H * W, K] result contiguous without another copy.
     return torch.stack(picked, dim=-1).reshape(height * width, -1)
+
+
+@functools.lru_cache(maxsize=128)
+def _gather_index(channels: int, height: int, width: int,
+                  positions: tuple[tuple[int, int, int], ...], device: Any) -> Tensor:
+    """Flat indices into the padded ``[1, C, H + 8, W + 8]`` planes, ``[H * W * K]``."""
+    import torch
+
+    r = WINDOW_RADIUS
+    padded_h, padded_w = height + 2 * r, width + 2 * r
+    rows = torch.arange(height, device=device).view(-1, 1) * padded_w
+    pixels = (rows + torch.arange(width, device=device).view(1, -1)).view(-1, 1)
+    shifts = torch.tensor([c * padded_h * padded_w + (r + dy) * padded_w + (r + dx)
+                           for c, dy, dx in positions], device=device)
+    return (pixels + shifts.view(1, -1)).view(-1)
 
 
 def gather_coarse(state: Tensor, positions: Sequence[CoarsePosition]) -> Tensor:
