@@ -3,8 +3,8 @@
 
 A variant is a host (ours, or genuine upstream Cool-chic 5.0.1 patched with
 our hook contract) and a context provider. Encodes and decodes every
-(variant, image, lambda) in a fresh work directory, in parallel worker
-processes, then writes the per-image table, one CompressAI-style curve per
+(variant, image, lambda) in a fresh work directory, in parallel (worker
+threads here or a Dask cluster, ``coolchic.ab.executors``), then writes the per-image table, one CompressAI-style curve per
 variant, ``summary.json`` (BD-rates) and ``rd.png``. Rerunning skips finished
 jobs whose settings are unchanged.
 """
@@ -16,11 +16,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from coolchic.ab import upstream as upstream_host
-from coolchic.ab.jobs import Job, run_job
+from coolchic.ab.executors import EXECUTORS, describe_failures, run_dask, run_local
+from coolchic.ab.jobs import Job
+from coolchic.ab.process import JobError
 from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
 from coolchic.ab.upstream import UpstreamHost
 from coolchic.ab.variants import Variant
@@ -62,7 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--upstream-python", dest="upstream_python", metavar="PY",
                         default=sys.executable,
                         help="interpreter that runs upstream (default: this one)")
-    parser.add_argument("--workers", type=int, default=1, help="encodes running at once")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="encodes running at once (local executor; dask: the workers of the "
+                        "local cluster started when no --scheduler is given)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="local: worker threads here (default); dask: a Dask distributed "
+                        "cluster (OUT must be on a filesystem every worker sees)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="with --executor dask: the scheduler of a running cluster, e.g. "
+                        "tcp://host:8786 (default: start a local cluster of --workers workers)")
+    parser.add_argument("--jobs-per-gpu", dest="jobs_per_gpu", type=int, default=1,
+                        help="with --executor dask and --device cuda: jobs sharing one GPU")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads per job (0: cores / workers)")
     parser.add_argument("--seed", type=int, default=0)
@@ -131,8 +142,10 @@ def run(args) -> int:
     variants = [Variant.parse(args.a), Variant.parse(args.b)]
     if variants[0].label == variants[1].label:
         raise ConfigError(f"--a and --b are the same variant ({variants[0].spec})")
-    if args.workers < 1 or args.threads < 0:
-        raise ConfigError("--workers must be >= 1 and --threads >= 0")
+    if args.workers < 1 or args.threads < 0 or args.jobs_per_gpu < 1:
+        raise ConfigError("--workers and --jobs-per-gpu must be >= 1 and --threads >= 0")
+    if args.scheduler and args.executor != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
     hosts = sorted({variant.host for variant in variants})
     check_preset(args.preset, args.n_itr, hosts)
     images = collect_images(args.images, args.names)
@@ -157,23 +170,32 @@ def run(args) -> int:
     ]
     records = {job: job.finished_record() for job in jobs}
     pending = [job for job, record in records.items() if record is None]
-    threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    where = (f"{args.workers} workers" if args.executor == "local" else
+             f"Dask cluster {args.scheduler}" if args.scheduler else
+             f"local Dask cluster of {args.workers} workers")
+    if args.executor == "local":
+        threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+    else:  # 0: each job takes its worker's share of that machine's cores
+        threads = args.threads or (0 if args.scheduler else
+                                   max(1, (os.cpu_count() or 1) // args.workers))
     print(f"{len(jobs)} jobs ({len(jobs) - len(pending)} finished earlier, {len(pending)} to run),"
-          f" {args.workers} workers x {threads} threads", file=sys.stderr)
+          f" {where} x {threads or 'auto'} threads", file=sys.stderr)
     progress = Progress(len(pending))
-    pool = ThreadPoolExecutor(args.workers)
-    running = {pool.submit(run_job, job, threads): job for job in pending}
+
+    def done(job: Job, record: dict) -> None:
+        records[job] = record
+        progress.update(f"{job.variant.label} {job.image.stem} {job.lmbda}")
+
     try:
-        while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                job = running.pop(future)
-                records[job] = future.result()
-                progress.update(f"{job.variant.label} {job.image.stem} {job.lmbda}")
+        if args.executor == "local":
+            failures = run_local(pending, args.workers, threads, done)
+        else:
+            failures = run_dask(pending, args.scheduler, args.workers, threads, args.device,
+                                args.jobs_per_gpu, done)
     finally:
-        # On an error or Ctrl-C, start nothing more; jobs without job.json rerun next time.
-        pool.shutdown(wait=True, cancel_futures=True)
         progress.close()
+    if failures:
+        raise JobError(describe_failures(failures))
     all_records = list(records.values())
     settings = {k: v for k, v in vars(args).items() if k != "debug"}
     settings["dec_cfg_files"] = {host: str(path) for host, path in configs.items()}
