@@ -160,3 +160,20 @@ def test_an_interrupted_cluster_sweep_resumes_where_it_stopped(images, tmp_path,
         capsys.readouterr().err)
     assert {p: p.stat().st_mtime_ns for p in finished} == finished
     assert len(list(out.glob("jobs/*/*/*/job.json"))) == 4
+
+
+def test_a_job_that_fails_twice_is_reported_and_the_others_finish(images, tmp_path, capsys):
+    out = tmp_path / "ab"
+    args = ["ab", "--images", str(images), *FAST, "--out", str(out), "--executor", "dask",
+            "--workers", "2"]
+    args[args.index("mrc:depth=2")] = "mrc:depth=99"  # refused by the encoder, not the driver
+    code = main(args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "Traceback" not in err and "Exception" not in err, err
+    message = err.splitlines()[-1]  # after the progress lines, one line
+    assert message.startswith("mrc-coolchic ab: error: ")
+    assert "2 job(s) failed twice, the others finished" in message
+    assert "mrc_depth" in message
+    assert len(list(out.glob("jobs/spatial/*/*/job.json"))) == 2
+    assert not list(out.glob("jobs/mrc-depth99/*/*/job.json"))
+    assert not (out / "summary.json").exists()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -121,8 +122,11 @@ def run_dask(jobs: list[Job], scheduler: str | None, workers: int, threads: int,
     cluster = None
     if scheduler is None:
         # Each worker process offers what one job asks: --workers jobs at once, on any device.
+        # Its workers' logs (a failed job's traceback among them) would bury the progress bar:
+        # failures are reported once, at the end.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               resources=resources, dashboard_address=None)
+                               resources=resources, dashboard_address=None,
+                               silence_logs=logging.CRITICAL)
     try:
         client = Client(cluster if cluster is not None else scheduler, timeout="30s")
     except OSError as error:
