@@ -186,14 +186,22 @@ def run(args) -> int:
         records[job] = record
         progress.update(f"{job.variant.label} {job.image.stem} {job.lmbda}")
 
+    failures, interrupted = [], False
     try:
         if args.executor == "local":
             failures = run_local(pending, args.workers, threads, done)
         else:
             failures = run_dask(pending, args.scheduler, args.workers, threads, args.device,
                                 args.jobs_per_gpu, done)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         progress.close()
+    if interrupted:
+        kept = sum(record is not None for record in records.values())
+        print(f"{PROG}: interrupted; {kept} finished jobs are kept in {out} (the same command "
+              "resumes)", file=sys.stderr)
+        return 130
     if failures:
         raise JobError(describe_failures(failures))
     all_records = list(records.values())
