@@ -79,6 +79,15 @@ def tiny_png(tmp_path_factory) -> str:
     return str(path)
 
 
+@pytest.fixture
+def one_image_folder(tmp_path) -> Path:
+    """A folder holding one small PNG, ``one.png`` (16x24): the smallest A/B sweep."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save_png(demo_image(16, 24, seed=1), folder / "one.png")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _single_thread():
     # Small tensors: one thread is faster and keeps results reproducible.

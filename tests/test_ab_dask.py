@@ -25,7 +25,6 @@ from coolchic.ab.executors import (
 from coolchic.ab.process import dies_with_parent
 from coolchic.cli import main
 from coolchic.errors import ConfigError
-from coolchic.imageio import demo_image, save_png
 
 distributed = pytest.importorskip("distributed")
 
@@ -36,11 +35,8 @@ FIGURES = ("bd_rate_percent", "bd_rate_latent_percent", "per_image_bd_rate_perce
 
 
 @pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    save_png(demo_image(16, 24, seed=1), folder / "one.png")
-    return folder
+def images(one_image_folder):
+    return one_image_folder
 
 
 def _figures(out: Path) -> tuple[dict, dict]:

@@ -18,7 +18,6 @@ from coolchic.cli import main
 from coolchic.commands.ab import _config_settings, resolve_configs
 from coolchic.config import shipped_config
 from coolchic.errors import ConfigError
-from coolchic.imageio import demo_image, save_png
 
 from .helpers import one_line_error
 
@@ -51,11 +50,8 @@ def digest(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def images(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    save_png(demo_image(16, 24, seed=1), folder / "one.png")
-    return folder
+def images(one_image_folder):
+    return one_image_folder
 
 
 def run_ab(capsys, images, tmp_path, *extra):
