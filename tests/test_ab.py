@@ -49,7 +49,7 @@ def test_variant_specs():
         Variant.parse("upstream/spatial:depth=1")
 
 
-def test_job_key_follows_every_setting(tmp_path):
+def test_job_key_follows_every_setting(tmp_path, monkeypatch):
     image = tmp_path / "x.png"
     save_png(demo_image(8, 8), image)
     cfg = tmp_path / "c.cfg"
@@ -65,6 +65,14 @@ def test_job_key_follows_every_setting(tmp_path):
         assert changed.key() != key
     cfg.write_text("arm = 16,2\n")
     assert job.key() != key
+    cfg.write_text("arm = 8,2\n")
+    assert job.key() == key
+    # Our encoder's code (not only its version); upstream jobs do not depend on it.
+    upstream_key = replace(job, variant=Variant.parse("upstream/spatial")).key()
+    monkeypatch.setattr("coolchic.ab.jobs.software_identity", lambda: "0.1.0+changed")
+    assert job.key() != key
+    assert replace(job, variant=Variant.parse("upstream/spatial")).key() == upstream_key
+    monkeypatch.undo()
     cfg.write_text("arm = 8,2\n")
     save_png(demo_image(8, 8, seed=5), image)
     assert job.key() != key

@@ -27,17 +27,13 @@ checked before the sweep (and each job checks its worker again).
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from pathlib import Path
 
-from coolchic import __version__
-from coolchic.ab.jobs import Job, run_job
+from coolchic.ab.jobs import Job, run_job, software_identity
 from coolchic.ab.process import JobError
 from coolchic.errors import ConfigError
 
@@ -49,17 +45,6 @@ ATTEMPTS = 2
 FIRST_WORKER_TIMEOUT_S = 120
 
 Done = Callable[[Job, dict], None]
-
-
-@functools.lru_cache(maxsize=1)
-def software_identity() -> str:
-    """``VERSION+SOURCE``: the package version and a hash of every installed source file."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in (".py", ".cfg", ".patch", ".json"):
-            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 def check_workers(identities: dict[str, str], expected: str) -> None:

@@ -10,6 +10,7 @@ skips finished jobs and reruns any whose inputs, settings or host changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -27,6 +28,17 @@ from coolchic.imageio import load_image, psnr_8bit
 #: Largest gap allowed between upstream's reported PSNR (printed to 7 digits,
 #: computed in float) and that of its decoded file; ours must match exactly.
 UPSTREAM_PSNR_TOLERANCE_DB = 1e-4
+
+
+@functools.lru_cache(maxsize=1)
+def software_identity() -> str:
+    """``VERSION+SOURCE``: the package version and a hash of every installed source file."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".cfg", ".patch", ".json"):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,8 @@ class Job:
         }
         if self.upstream is not None:
             settings |= self.upstream.identity()
+        if self.variant.host == "ours":  # our encodes change with its code, not only its version
+            settings["software"] = software_identity()
         return settings
 
     def key(self) -> str:
