@@ -140,7 +140,11 @@ def test_an_interrupted_cluster_sweep_resumes_where_it_stopped(images, tmp_path,
     args = ["ab", "--images", str(images), *FAST, "--out", str(out), "--executor", "dask",
             "--workers", "1"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    driver = subprocess.Popen([sys.executable, "-m", "coolchic.cli", *args], env=env,
+    # Ctrl-C is SIGINT; a shell that ran these tests in the background (&) would have the
+    # driver inherit it ignored, so the driver turns it back into KeyboardInterrupt first.
+    script = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "from coolchic.cli import main; sys.exit(main(sys.argv[1:]))")
+    driver = subprocess.Popen([sys.executable, "-c", script, *args], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
     while not list(out.glob("jobs/*/*/*/job.json")) and time.monotonic() < deadline:

@@ -276,8 +276,7 @@ def test_ctrl_c_during_ab_then_resume(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "images"
     folder.mkdir()
     save_png(demo_image(8, 8), folder / "one.png")
-    from coolchic.ab import jobs
-    from coolchic.commands import ab as command
+    from coolchic.ab import executors, jobs
 
     calls = []
 
@@ -287,12 +286,12 @@ def test_ctrl_c_during_ab_then_resume(tmp_path, capsys, monkeypatch):
             raise KeyboardInterrupt
         return jobs.run_job(job, threads)
 
-    monkeypatch.setattr(command, "run_job", flaky)
+    monkeypatch.setattr(executors, "run_job", flaky)
     args = ["ab", "--images", str(folder), "--lmbda", "0.004", "--out", str(tmp_path / "ab"),
             "--n_itr", "40", "--preset", "fast", "--dec_cfg", "lop", "--device", "cpu"]
     assert main(args) == 130
     assert not (tmp_path / "ab" / "summary.json").exists()
-    monkeypatch.setattr(command, "run_job", jobs.run_job)
+    monkeypatch.setattr(executors, "run_job", jobs.run_job)
     assert main(args) == 0
     assert "2 jobs (1 finished earlier, 1 to run)" in capsys.readouterr().err
     assert (tmp_path / "ab" / "summary.json").is_file()
