@@ -30,7 +30,13 @@ from coolchic.cli import main
 from coolchic.context import spatial_offsets
 from coolchic.encoder import train_model
 from coolchic.errors import BitstreamError
-from coolchic.expgolomb import decode_signed, encode_signed, signed_expgolomb_bits
+from coolchic.expgolomb import (
+    BitReader,
+    BitWriter,
+    read_signed,
+    signed_expgolomb_bits,
+    write_signed,
+)
 from coolchic.hooks import build_provider, collect_providers
 from coolchic.imageio import demo_image, image_to_uint8, load_image, psnr_8bit, save_png
 from coolchic.model import CoolChic, provider_setup
@@ -45,6 +51,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # ----- pieces
+def encode_signed(values, order: int) -> bytes:
+    writer = BitWriter()
+    write_signed(writer, values, order)
+    return writer.to_bytes()
+
+
+def decode_signed(data: bytes, count: int, order: int, max_magnitude: int):
+    return read_signed(BitReader(data), count, order, max_magnitude)
+
+
 @pytest.mark.parametrize("order", [0, 2, 5, 12])
 def test_expgolomb_round_trip_and_exact_size(order):
     rng = np.random.default_rng(order)

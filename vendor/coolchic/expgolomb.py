@@ -110,14 +110,3 @@ def read_signed(reader: BitReader, count: int, order: int, max_magnitude: int) -
         values[index] = -magnitude if negative else magnitude
     return values
 
-
-def encode_signed(values: np.ndarray, order: int) -> bytes:
-    """Signed exp-Golomb code of ``values``, byte aligned."""
-    writer = BitWriter()
-    write_signed(writer, values, order)
-    return writer.to_bytes()
-
-
-def decode_signed(data: bytes, count: int, order: int, max_magnitude: int) -> np.ndarray:
-    """Read ``count`` values written by :func:`encode_signed` (errors as :func:`read_signed`)."""
-    return read_signed(BitReader(data), count, order, max_magnitude)

@@ -173,15 +173,16 @@ def _read_networks(model: CoolChic, header: Header, data: bytes):
             except (EOFError, ValueError) as error:
                 raise BitstreamError(f"corrupt {network} {kind} section ({error})") from None
             codes[network][kind] = replace(code, bits=reader.bits_read - start)
-            _check_padding(reader, f"{network} {kind}", header.set_bytes is not None)
+            if header.set_bytes is not None:
+                _check_padding(reader, f"{network} {kind}")
             _assign(params, ints, code.step_exponent)
-    _check_padding(reader, "network", True)
+    _check_padding(reader, "network")
     return codes
 
 
-def _check_padding(reader: BitReader, what: str, last: bool) -> None:
+def _check_padding(reader: BitReader, what: str) -> None:
     """At the end of a byte-aligned section, fewer than 8 bits of zeros may be left."""
-    if last and (reader.bits_left >= 8 or reader.read(reader.bits_left)):
+    if reader.bits_left >= 8 or reader.read(reader.bits_left):
         raise BitstreamError(f"corrupt {what} section (it does not end where its size says)")
 
 

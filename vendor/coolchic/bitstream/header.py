@@ -101,13 +101,13 @@ class Header:
     network_bytes: int  # the whole network section
     latent_bytes: int
     bit_depth: int = 8
-    version: int = VERSION
     #: Versions 1 and 2 only: the bytes of each set, coded byte-aligned one after the other.
     set_bytes: dict[str, dict[str, int]] | None = None
 
 
 def pack_header(header: Header) -> bytes:
-    """The header as the current version writes it (whatever version ``header`` was read from)."""
+    """The header as the current version writes it (whatever version ``header`` was read from:
+    its ``set_bytes`` are not written)."""
     arch = header.arch
     out = bytearray(MAGIC)
     flags = ((FLAG_ARM_STABILISER if arch.arm_stabiliser else 0)
@@ -289,7 +289,7 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     _check(n_latents <= LATENTS_PER_BIT * 8 * latent_bytes + FREE_LATENTS,
            f"{n_latents} latents cannot be coded in {latent_bytes} bytes")
     header = Header(arch, provider_name, fields, codes, network_bytes, latent_bytes, bit_depth,
-                    version, set_bytes)
+                    set_bytes)
     return header, reader.pos
 
 

@@ -4,9 +4,10 @@
 A variant is a host (ours, or genuine upstream Cool-chic 5.0.1 patched with
 our hook contract) and a context provider. Encodes and decodes every
 (variant, image, lambda) in a fresh work directory, in parallel (worker
-threads here or a Dask cluster, ``coolchic.ab.executors``), then writes the per-image table, one CompressAI-style curve per
-variant, ``summary.json`` (BD-rates) and ``rd.png``. Rerunning skips finished
-jobs whose settings are unchanged.
+threads here or a Dask cluster, ``coolchic.ab.executors``), then writes the
+per-image table, one CompressAI-style curve per variant, ``summary.json``
+(BD-rates) and ``rd.png``. Rerunning skips finished jobs whose settings are
+unchanged.
 """
 
 from __future__ import annotations
@@ -173,11 +174,9 @@ def run(args) -> int:
     where = (f"{args.workers} workers" if args.executor == "local" else
              f"Dask cluster {args.scheduler}" if args.scheduler else
              f"local Dask cluster of {args.workers} workers")
-    if args.executor == "local":
-        threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
-    else:  # 0: each job takes its worker's share of that machine's cores
-        threads = args.threads or (0 if args.scheduler else
-                                   max(1, (os.cpu_count() or 1) // args.workers))
+    # On a cluster of other machines, 0: each job takes its worker's share of that machine.
+    threads = args.threads or (0 if args.scheduler else
+                               max(1, (os.cpu_count() or 1) // args.workers))
     print(f"{len(jobs)} jobs ({len(jobs) - len(pending)} finished earlier, {len(pending)} to run),"
           f" {where} x {threads or 'auto'} threads", file=sys.stderr)
     progress = Progress(len(pending))
