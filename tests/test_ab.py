@@ -110,6 +110,8 @@ def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
     assert set(summary["per_image_bd_rate_percent"]) == {"one", "two"}
     for gap in summary["rate_vs_estimate"].values():
         assert gap["n_files"] == 4 and gap["min_percent"] <= gap["mean_percent"] <= gap["max_percent"]
+    for peak in summary["encode_peak_rss_mib"].values():  # torch alone takes over 100 MiB
+        assert peak["n_jobs"] == 4 and 100 < peak["mean"] <= peak["max"]
     rows = list(csv.DictReader((out / "per_image.csv").read_text().splitlines()))
     assert len(rows) == 8 and {r["variant"] for r in rows} == {"spatial", "mrc-depth6"}
     for row in rows:  # rates come from the files, PSNRs from the decoded PNGs
@@ -117,6 +119,8 @@ def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
                           / "job.json").read_text())
         assert job["bpp"] == 8 * job["bitstream_bytes"] / (16 * 24)
         assert job["psnr_rgb"] == job["encoder_psnr"]
+        assert float(row["encode_peak_rss_mib"]) == job["encode_peak_rss_mib"] > 100
+        assert job["decode_peak_rss_mib"] > 100
     assert Image.open(out / "rd.png").size[0] > 100
 
     records = sorted(out.glob("jobs/*/*/*/job.json"))

@@ -22,7 +22,7 @@ from coolchic.ab.executors import (
     job_resources,
     software_identity,
 )
-from coolchic.ab.process import dies_with_parent
+from coolchic.ab.process import supervised
 from coolchic.cli import main
 from coolchic.errors import ConfigError
 
@@ -70,8 +70,9 @@ def test_a_step_dies_with_the_process_that_started_it(tmp_path):
         pytest.skip("prctl(PR_SET_PDEATHSIG) is Linux only")
     pid_file = tmp_path / "child.pid"
     child = "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(60)" % str(pid_file)
-    middle = ("import subprocess, sys; from coolchic.ab.process import dies_with_parent; "
-              f"subprocess.run(dies_with_parent([sys.executable, '-c', {child!r}]))")
+    peak = str(tmp_path / "peak")
+    middle = ("import subprocess, sys; from coolchic.ab.process import supervised; "
+              f"subprocess.run(supervised([sys.executable, '-c', {child!r}], {peak!r}))")
     parent = subprocess.Popen([sys.executable, "-c", middle])
     for _ in range(200):
         if pid_file.exists() and pid_file.read_text():
@@ -89,7 +90,7 @@ def test_a_step_dies_with_the_process_that_started_it(tmp_path):
     else:
         os.kill(grandchild, signal.SIGKILL)
         pytest.fail("the step outlived the process that started it")
-    assert dies_with_parent(["x"])[-1] == "x"
+    assert supervised(["x"], tmp_path / "peak")[-1] == "x"
 
 
 def test_a_local_dask_cluster_gives_the_summary_of_the_local_executor(images, tmp_path, capsys):

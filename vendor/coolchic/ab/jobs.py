@@ -97,7 +97,7 @@ class Job:
 
 def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) -> dict:
     cli = [sys.executable, "-m", "coolchic.cli"]
-    _, encode_wall = run_step(
+    encode = run_step(
         [*cli, "encode", "-i", str(job.image), "-o", str(bitstream),
          "--results", str(job.workdir / "encode.json"), "--dec_cfg", str(job.dec_cfg),
          "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
@@ -105,7 +105,7 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
          *job.variant.encoder_arguments()],
         f"encode of {job.name}",
     )
-    run_step(
+    decode = run_step(
         [*cli, "decode", "-i", str(bitstream), "-o", str(decoded),
          "--results", str(job.workdir / "decode.json"), "--threads", str(threads)],
         f"decode of {job.name}",
@@ -118,8 +118,10 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
         "bpp_estimate": encoded["rate_bpp_estimate"],
         "encoder_psnr": encoded["psnr_db"],
         "encoding_time": encoded["encode_time_s"],
-        "encode_wall_time": encode_wall,
+        "encode_wall_time": encode.wall_s,
+        "encode_peak_rss_mib": encode.peak_rss_mib,
         "decoding_time": decoding["decode_time_s"],
+        "decode_peak_rss_mib": decode.peak_rss_mib,
         "mac_per_pixel": encoded["mac_per_pixel"],
     }
 
@@ -130,7 +132,7 @@ def _encode_decode_upstream(job: Job, threads: int, bitstream: Path, decoded: Pa
     work = job.workdir / "upstream"  # upstream chdirs into --workdir: it must exist
     work.mkdir()
     env = host.environment(threads, job.device)
-    stdout, encode_wall = run_step(
+    encode = run_step(
         host.script("cc_encode.py", [
             "-i", str(job.image.resolve()), "-o", str(bitstream.resolve()),
             "--workdir", str(work.resolve()), "--dec_cfg_residue", str(job.dec_cfg),
@@ -138,8 +140,8 @@ def _encode_decode_upstream(job: Job, threads: int, bitstream: Path, decoded: Pa
             *PRESET_OPTIONS[job.preset], *job.variant.encoder_arguments()], job.seed, threads),
         f"upstream encode of {job.name}", cwd=job.workdir, env=env,
     )
-    (job.workdir / "encode.log").write_text(stdout)
-    stdout, _ = run_step(
+    (job.workdir / "encode.log").write_text(encode.stdout)
+    decode = run_step(
         host.script("cc_decode.py", ["-i", str(bitstream.resolve()), "-o", str(decoded.resolve())],
                     job.seed, threads),
         f"upstream decode of {job.name}", cwd=job.workdir, env=env,
@@ -150,8 +152,10 @@ def _encode_decode_upstream(job: Job, threads: int, bitstream: Path, decoded: Pa
         "bpp_estimate": float(encoded["rate_bpp"]),
         "encoder_psnr": float(encoded["psnr_db"]),
         "encoding_time": float(encoded["time_sec"]),
-        "encode_wall_time": encode_wall,
-        "decoding_time": decode_time(stdout),
+        "encode_wall_time": encode.wall_s,
+        "encode_peak_rss_mib": encode.peak_rss_mib,
+        "decoding_time": decode_time(decode.stdout),
+        "decode_peak_rss_mib": decode.peak_rss_mib,
         "mac_per_pixel": float(encoded["mac_decoded_pixel"]),
         **host.identity(),
     }

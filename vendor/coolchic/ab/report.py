@@ -25,8 +25,8 @@ INTERPOLATION = (
 )
 TABLE_COLUMNS = (
     "host", "variant", "image", "lmbda", "bpp", "psnr_rgb", "latent_bpp", "nn_bpp", "bpp_estimate",
-    "encoding_time", "encode_wall_time", "decoding_time", "mac_per_pixel", "upstream_version",
-    "patch_sha256",
+    "encoding_time", "encode_wall_time", "encode_peak_rss_mib", "decoding_time",
+    "decode_peak_rss_mib", "mac_per_pixel", "upstream_version", "patch_sha256",
 )
 
 
@@ -103,6 +103,14 @@ def encode_time_ratio(ref_rows: Sequence[dict], cand_rows: Sequence[dict]) -> di
             "n_pairs": len(pairs)}
 
 
+def peak_memory(rows: Sequence[dict]) -> dict | None:
+    """Largest and mean peak resident memory (MiB) of a variant's encodes, where recorded."""
+    peaks = [r["encode_peak_rss_mib"] for r in rows if r.get("encode_peak_rss_mib")]
+    if not peaks:
+        return None  # jobs recorded before peaks were measured
+    return {"max": max(peaks), "mean": statistics.fmean(peaks), "n_jobs": len(peaks)}
+
+
 def summary(
     reference: str, candidate: str, records: Sequence[dict], settings: dict
 ) -> dict:
@@ -138,6 +146,8 @@ def summary(
         "rate_vs_estimate": {reference: rate_estimate_gap(ref_rows),
                              candidate: rate_estimate_gap(cand_rows)},
         "encode_time_ratio": encode_time_ratio(ref_rows, cand_rows),
+        "encode_peak_rss_mib": {reference: peak_memory(ref_rows),
+                                candidate: peak_memory(cand_rows)},
         "n_images": len(per_image),
         "settings": settings,
     }

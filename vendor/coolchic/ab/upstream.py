@@ -259,9 +259,9 @@ class UpstreamHost:
         return launch_command(self.python, self.root, name, args, seed, threads)
 
     def section_bytes(self, bitstream: Path) -> dict[str, int]:
-        stdout, _ = run_step([self.python, "-c", _SECTIONS, str(self.root), str(bitstream)],
-                             f"reading the sections of {bitstream}")
-        return json.loads(stdout)
+        step = run_step([self.python, "-c", _SECTIONS, str(self.root), str(bitstream)],
+                        f"reading the sections of {bitstream}")
+        return json.loads(step.stdout)
 
 
 def read_results_tsv(path: Path) -> dict[str, str]:
