@@ -109,3 +109,29 @@ def test_writing_a_bitstream_leaves_the_model_as_it_was():
     assert model.training  # still in the mode the caller left it in
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.device.type == "cpu" for p in model.parameters())
+
+
+def test_training_uses_one_cpu_thread_unless_told(monkeypatch):
+    """Default 1 (steady beside other work); 0 leaves torch's own count; either way restored."""
+    from coolchic import training
+    seen = []
+    original = training.Trainer.train_phase
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(training.Trainer, "train_phase", spy)
+    image = demo_image(16, 16, seed=2)
+    fast = {k: v for k, v in FAST.items() if k != "threads"}
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        assert api.encoder_settings(**fast).threads == 1
+        api.encode(image, api.encoder_settings(**fast), write=False)
+        assert set(seen) == {1} and torch.get_num_threads() == 3
+        seen.clear()
+        api.encode(image, api.encoder_settings(**fast, threads=0), write=False)
+        assert set(seen) == {3}
+    finally:
+        torch.set_num_threads(before)

@@ -27,6 +27,13 @@ from coolchic.config import (
 from coolchic.errors import ConfigError
 from coolchic.presets import PRESETS
 
+#: CPU threads an encode trains with unless told. torch's own default (every core) is about
+#: 1.45x faster on an idle 2-core machine, but beside one other busy process each of the
+#: thousands of small parallel operations per iteration waits for a thread that shares a
+#: core with that process, and the encode slows many times over (benchmarks/speed.sh). The
+#: thread count also changes float results, so it is fixed, not adapted to the load.
+DEFAULT_THREADS = 1
+
 
 @dataclass(frozen=True)
 class DecoderSettings:
@@ -77,8 +84,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
     training.add_argument("--preset", choices=PRESETS, default="intra", help="training schedule")
     training.add_argument("--seed", type=int, default=0, help="random seed")
     training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
-    training.add_argument("--threads", type=int, default=0,
-                          help="CPU threads for torch (0: leave torch's default)")
+    training.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                          help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
+                          "other work; 0: torch's default, every core, faster alone but many "
+                          "times slower beside another busy process)")
     manager.hook.coolchic_add_options(parser=parser)
 
 
@@ -86,7 +95,7 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     """Typed settings of a parsed namespace; ``ignore`` names keys that are not settings."""
     values = {k: v for k, v in vars(args).items() if k not in ignore and k != "dec_cfg"}
     if values["threads"] < 0:
-        raise ConfigError(f"threads = {values['threads']}: must be 0 (default) or positive")
+        raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
     training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,

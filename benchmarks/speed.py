@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Encode time and peak memory of our host: against image size, and beside a busy process.
+
+    python benchmarks/speed.py sizes IMAGE OUT.json [--sizes 256,512,1024,2048] [--n_itr 40]
+    python benchmarks/speed.py load IMAGE OUT.json [--n_itr 200] [--threads 0,1]
+
+``sizes`` encodes IMAGE resized and centre-cropped to each size (square), with
+the fast preset, and prints wall time, time per pixel and peak resident
+memory. ``load`` encodes a 256x256 crop with ``spatial`` and ``mrc``, alone
+and beside one busy process (a Python loop), for each thread count (0: the
+encoder's default), and prints the slowdowns under load and MRC over spatial.
+Each encode runs in its own process (``coolchic.ab.process.run_step``), so
+its wall time covers the whole encode and its peak memory is its own.
+Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
+against upstream's: ``benchmarks/speed.sh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from coolchic.ab.process import run_step
+
+BUSY_LOOP = "while True:\n    pass\n"
+
+
+def square_crop(source: Path, size: int, out: Path) -> Path:
+    """``source`` scaled (bicubic) to cover ``size`` x ``size``, centre-cropped, as PNG."""
+    image = Image.open(source).convert("RGB")
+    scale = size / min(image.size)
+    if scale != 1:
+        image = image.resize((round(image.width * scale), round(image.height * scale)),
+                             Image.BICUBIC)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    image.crop((left, top, left + size, top + size)).save(out)
+    return out
+
+
+def encode(image: Path, workdir: Path, args: argparse.Namespace, *extra: str) -> dict:
+    """One encode in a fresh process: wall time (s) and peak resident memory (MiB)."""
+    bitstream = workdir / "out.cool"
+    step = run_step(
+        [sys.executable, "-m", "coolchic.cli", "encode", "-i", str(image), "-o", str(bitstream),
+         "--dec_cfg", args.dec_cfg, "--preset", "fast", "--n_itr", str(args.n_itr),
+         "--lmbda", "0.004", "--seed", "0", "--device", "cpu", "--quiet", *extra],
+        f"encode of {image.name}",
+    )
+    return {"wall_s": step.wall_s, "peak_rss_mib": step.peak_rss_mib,
+            "bytes": bitstream.stat().st_size}
+
+
+def sizes(args: argparse.Namespace, scratch: Path) -> dict:
+    rows = []
+    print(f"{'size':>9} {'wall s':>8} {'us/pixel/itr':>13} {'peak MiB':>9}")
+    for size in args.sizes:
+        image = square_crop(args.image, size, scratch / f"{size}.png")
+        row = {"size": size, **encode(image, scratch, args)}
+        row["us_per_pixel_iteration"] = 1e6 * row["wall_s"] / (size * size * args.n_itr)
+        rows.append(row)
+        print(f"{size:>4}x{size:<4} {row['wall_s']:8.1f} {row['us_per_pixel_iteration']:13.3f} "
+              f"{row['peak_rss_mib']:9.0f}", flush=True)
+    return {"rows": rows}
+
+
+def load(args: argparse.Namespace, scratch: Path) -> dict:
+    image = square_crop(args.image, 256, scratch / "256.png")
+    rows = []
+    for threads in args.threads:
+        for provider in ("spatial", "mrc"):
+            extra = ["--context_provider", provider, "--threads", str(threads)]
+            alone = encode(image, scratch, args, *extra)
+            busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+            try:
+                loaded = encode(image, scratch, args, *extra)
+            finally:
+                busy.kill()
+                busy.wait()
+            rows.append({"threads": threads, "provider": provider, "alone_s": alone["wall_s"],
+                         "loaded_s": loaded["wall_s"],
+                         "loaded_over_alone": loaded["wall_s"] / alone["wall_s"]})
+    print(f"{'threads':>8} {'provider':>9} {'alone s':>8} {'loaded s':>9} {'loaded/alone':>13} "
+          f"{'mrc/spatial alone':>18} {'loaded':>7}")
+    for row in rows:
+        spatial = next(r for r in rows if r["threads"] == row["threads"]
+                       and r["provider"] == "spatial")
+        row["over_spatial_alone"] = row["alone_s"] / spatial["alone_s"]
+        row["over_spatial_loaded"] = row["loaded_s"] / spatial["loaded_s"]
+        print(f"{row['threads'] or 'default':>8} {row['provider']:>9} {row['alone_s']:8.1f} "
+              f"{row['loaded_s']:9.1f} {row['loaded_over_alone']:13.2f} "
+              f"{row['over_spatial_alone']:18.3f} {row['over_spatial_loaded']:7.3f}")
+    return {"rows": rows, "busy_process": "one Python busy loop (one core)"}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("what", choices=("sizes", "load"))
+    parser.add_argument("image", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--dec_cfg", default="hop")
+    parser.add_argument("--n_itr", type=int)
+    parser.add_argument("--sizes", default="256,512,1024,2048")
+    parser.add_argument("--threads", default="0,1")
+    args = parser.parse_args(argv)
+    if not args.image.is_file():
+        print(f"speed.py: {args.image}: no such image", file=sys.stderr)
+        return 2
+    args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
+    args.sizes = [int(s) for s in args.sizes.split(",")]
+    args.threads = [int(t) for t in args.threads.split(",")]
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    with tempfile.TemporaryDirectory(prefix="speed-") as scratch:
+        result = (sizes if args.what == "sizes" else load)(args, Path(scratch))
+    result |= {"what": args.what, "image": args.image.name, "dec_cfg": args.dec_cfg,
+               "preset": "fast", "n_itr": args.n_itr, "started": started,
+               "machine": f"{platform.processor() or platform.machine()}, "
+                          f"{os.cpu_count()} CPUs, torch {torch.__version__}"}
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
