@@ -2,13 +2,13 @@
 """Encode time and peak memory of our host: against image size, and beside a busy process.
 
     python benchmarks/speed.py sizes IMAGE OUT.json [--sizes 256,512,1024,2048] [--n_itr 40]
-    python benchmarks/speed.py load IMAGE OUT.json [--n_itr 200] [--threads 0,1]
+    python benchmarks/speed.py load IMAGE OUT.json [--size 256] [--n_itr 200] [--threads 0,1]
 
 ``sizes`` encodes IMAGE resized and centre-cropped to each size (square), with
 the fast preset, and prints wall time, time per pixel and peak resident
-memory. ``load`` encodes a 256x256 crop with ``spatial`` and ``mrc``, alone
-and beside one busy process (a Python loop), for each thread count (0: the
-encoder's default), and prints the slowdowns under load and MRC over spatial.
+memory. ``load`` encodes a square crop with ``spatial`` and ``mrc``, alone
+and beside one busy process (a Python loop), for each thread count (``--threads``
+as the encoder takes it: 0 is every core), and prints the slowdowns under load and MRC over spatial.
 Each encode runs in its own process (``coolchic.ab.process.run_step``), so
 its wall time covers the whole encode and its peak memory is its own.
 Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
@@ -74,7 +74,7 @@ def sizes(args: argparse.Namespace, scratch: Path) -> dict:
 
 
 def load(args: argparse.Namespace, scratch: Path) -> dict:
-    image = square_crop(args.image, 256, scratch / "256.png")
+    image = square_crop(args.image, args.size, scratch / f"{args.size}.png")
     rows = []
     for threads in args.threads:
         for provider in ("spatial", "mrc"):
@@ -96,7 +96,7 @@ def load(args: argparse.Namespace, scratch: Path) -> dict:
                        and r["provider"] == "spatial")
         row["over_spatial_alone"] = row["alone_s"] / spatial["alone_s"]
         row["over_spatial_loaded"] = row["loaded_s"] / spatial["loaded_s"]
-        print(f"{row['threads'] or 'default':>8} {row['provider']:>9} {row['alone_s']:8.1f} "
+        print(f"{row['threads'] or 'all':>8} {row['provider']:>9} {row['alone_s']:8.1f} "
               f"{row['loaded_s']:9.1f} {row['loaded_over_alone']:13.2f} "
               f"{row['over_spatial_alone']:18.3f} {row['over_spatial_loaded']:7.3f}")
     return {"rows": rows, "busy_process": "one Python busy loop (one core)"}
@@ -111,6 +111,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n_itr", type=int)
     parser.add_argument("--sizes", default="256,512,1024,2048")
     parser.add_argument("--threads", default="0,1")
+    parser.add_argument("--size", type=int, default=256, help="load: side of the square crop")
     args = parser.parse_args(argv)
     if not args.image.is_file():
         print(f"speed.py: {args.image}: no such image", file=sys.stderr)
@@ -122,6 +123,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="speed-") as scratch:
         result = (sizes if args.what == "sizes" else load)(args, Path(scratch))
     result |= {"what": args.what, "image": args.image.name, "dec_cfg": args.dec_cfg,
+               **({"size": args.size} if args.what == "load" else {}),
                "preset": "fast", "n_itr": args.n_itr, "started": started,
                "machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs, torch {torch.__version__}"}

@@ -9,7 +9,7 @@
 # 2. OUT/sizes.json: our encode at each of SIZES (default 256,512,1024,2048; fast preset,
 #    40 iterations): wall time and peak memory.
 # 3. OUT/load.json: spatial and MRC at 256x256 (fast preset, 200 iterations), alone and beside
-#    one busy process, with the default threads and with one thread.
+#    one busy process, with one thread (the default) and with every core (--threads 0).
 # Without the real torchvision, put a stand-in on PYTHONPATH (patches/README.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
