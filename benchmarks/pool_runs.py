@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""BD-rate of several ``ab`` runs of the same comparison taken together (e.g. two seeds).
+
+    python benchmarks/pool_runs.py REFERENCE CANDIDATE OUT_1 OUT_2 ... [--json POOLED.json]
+
+REFERENCE and CANDIDATE are variant labels as in ``per_image.csv`` (e.g.
+``upstream-spatial`` and ``spatial``). Every run must hold the same images
+and lambdas. Printed: each run's BD-rate on its mean curves; the BD-rate of
+the mean curves over every run's images (each image of each run weighs the
+same, so with one run per seed it is the seeds' average curve); each image's
+BD-rate on its curves averaged over the runs; their mean and spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from coolchic.ab.bdrate import CurveError, bd_rate
+from coolchic.ab.report import mean_curve
+
+
+def bd(reference_rows: list[dict], candidate_rows: list[dict], key: str = "bpp") -> float | None:
+    ref, cand = mean_curve(reference_rows, key), mean_curve(candidate_rows, key)
+    try:
+        return bd_rate(ref["bpp"], ref["psnr-rgb"], cand["bpp"], cand["psnr-rgb"], "pchip")
+    except CurveError:
+        return None
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("reference")
+    parser.add_argument("candidate")
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--json", type=Path, help="write the pooled figures here")
+    args = parser.parse_args(argv)
+    runs = []
+    for folder in args.runs:
+        path = folder / "per_image.json"
+        if not path.is_file():
+            print(f"pool_runs.py: {path}: no such file (not a finished ab run?)", file=sys.stderr)
+            return 2
+        rows = json.loads(path.read_text())["rows"]
+        runs.append({v: [r for r in rows if r["variant"] == v]
+                     for v in (args.reference, args.candidate)})
+    keys = {tuple(sorted((r["image"], r["lmbda"]) for r in run[v])) for run in runs for v in run}
+    if len(keys) != 1 or not next(iter(keys)):
+        print("pool_runs.py: the runs do not hold the same images and lambdas for both variants",
+              file=sys.stderr)
+        return 2
+    per_run = [bd(run[args.reference], run[args.candidate]) for run in runs]
+    pooled_ref = [r for run in runs for r in run[args.reference]]
+    pooled_cand = [r for run in runs for r in run[args.candidate]]
+    images = sorted({r["image"] for r in pooled_ref})
+    per_image = {image: bd([r for r in pooled_ref if r["image"] == image],
+                           [r for r in pooled_cand if r["image"] == image]) for image in images}
+    values = [v for v in per_image.values() if v is not None]
+    result = {
+        "reference": args.reference, "candidate": args.candidate,
+        "runs": [str(p) for p in args.runs],
+        "bd_rate_percent_per_run": per_run,
+        "bd_rate_percent": bd(pooled_ref, pooled_cand),
+        "bd_rate_latent_percent": bd(pooled_ref, pooled_cand, "latent_bpp"),
+        "per_image_bd_rate_percent": per_image,
+        "mean_per_image_bd_rate_percent": statistics.fmean(values) if values else None,
+        "per_image_stdev": statistics.stdev(values) if len(values) > 1 else None,
+        "aggregation": "per lambda, the mean PSNR and mean bpp over every image of every run; "
+                       "per image, the same over its runs; pchip BD-rate",
+    }
+    print(f"{args.candidate} vs {args.reference}, {len(runs)} runs x {len(images)} images")
+    print("per run: " + ", ".join(f"{v:+.2f}%" if v is not None else "n/a" for v in per_run))
+    print(f"pooled: BD-rate {result['bd_rate_percent']:+.2f}% (latents "
+          f"{result['bd_rate_latent_percent']:+.2f}%)")
+    print("per image: " + ", ".join(f"{k} {v:+.2f}%" for k, v in per_image.items()
+                                    if v is not None))
+    if values:
+        print(f"mean of per-image BD-rates {result['mean_per_image_bd_rate_percent']:+.2f}% "
+              f"(stdev {result['per_image_stdev'] or 0:.2f})")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
