@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Where one training iteration of our encoder spends its time (torch.profiler).
+
+    python benchmarks/profile_step.py IMAGE [--dec_cfg hop] [--context_provider spatial]
+        [--threads 1] [--steps 20] [--rows 15]
+
+Builds the model an encode of IMAGE would train, runs a few warm-up
+iterations of the main phase (forward, RD loss, backward, gradient clipping,
+SOAP step), times ``--steps`` more, then profiles them and prints the number
+of operators per iteration in the forward, the backward and the optimizer
+(gradient clipping and SOAP), the time each part spends outside operators
+(Python and dispatch), and the operators that take the most time, with their
+input shapes (which
+say the module: ``[N, 20]`` rows are the ARM's, ``[1, 48, H, W]`` the
+synthesis's, ``[k, 1, h, w]`` the upsampling's). Phase by phase timings of a
+whole encode: ``benchmarks/phases.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+from torch.nn.utils import clip_grad_norm_
+from torch.profiler import ProfilerActivity, profile, record_function
+
+from coolchic.architecture import architecture_for
+from coolchic.hooks import build_provider
+from coolchic.imageio import load_image
+from coolchic.model import CoolChic, QuantizerSetting, encoder_gain_for, provider_setup
+from coolchic.optimizer import make_optimizer
+from coolchic.plugins import host_plugin_manager, installed_providers
+from coolchic.presets import make_preset
+from coolchic.settings import parse_settings
+from coolchic.training import GRADIENT_CLIP, rd_loss
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0].startswith("-"):
+        print(__doc__.strip().splitlines()[2].strip())
+        return 2
+    steps, rows = 20, 15
+    for name in ("--steps", "--rows"):
+        if name in argv:
+            at = argv.index(name)
+            value = int(argv[at + 1])
+            steps, rows = (value, rows) if name == "--steps" else (steps, value)
+            del argv[at:at + 2]
+    settings = parse_settings(["--dec_cfg", "hop", *argv[1:]], host_plugin_manager())
+    torch.set_num_threads(settings.threads or torch.get_num_threads())
+    image = load_image(argv[0])
+    arch = architecture_for(settings.decoder, *image.shape[-2:])
+    provider = build_provider(installed_providers(), settings.context_provider,
+                              provider_setup(arch), options=settings.options)
+    training = settings.training
+    torch.manual_seed(training.seed)
+    model = CoolChic(arch, provider, encoder_gain_for(training.lmbda))
+    phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
+    networks = model.network_parameters()
+    optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)
+    setting = QuantizerSetting(phase.quantizer_type, phase.noise_type,
+                               phase.softround_temperature[0], phase.noise_parameter[0])
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with record_function("forward"):
+            out = model(setting)
+            loss = rd_loss(out.image, image, out.rate_bits, training.lmbda)
+        with record_function("backward"):
+            loss.backward()
+        with record_function("optimizer"):
+            clip_grad_norm_(networks, GRADIENT_CLIP)
+            optimizer.step()
+
+    for _ in range(5):
+        step()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    per_step = (time.perf_counter() - start) / steps * 1000
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    parts = ("forward", "backward", "optimizer")
+    ops = dict.fromkeys(parts, 0)
+    wall = dict.fromkeys(parts, 0.0)
+    outside = dict.fromkeys(parts, 0.0)
+    for event in prof.events():
+        if event.name in parts:
+            wall[event.name] += event.cpu_time_total
+            outside[event.name] += event.self_cpu_time_total
+            continue
+        if not event.name.startswith("aten::"):
+            continue
+        parent, nested = event.cpu_parent, False
+        while parent is not None and parent.name not in parts:
+            nested = nested or parent.name.startswith("aten::")
+            parent = parent.cpu_parent
+        if parent is not None and not nested:
+            ops[parent.name] += 1
+    print(f"{argv[0]}: {settings.context_provider}, {image.shape[-2]}x{image.shape[-1]}, "
+          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
+    print(f"{per_step:.1f} ms per iteration (mean of {steps}, unprofiled)")
+    print(f"{'part':>9} {'ms/itr':>7} {'operators/itr':>13} {'ms/itr outside operators':>25}")
+    for part in parts:
+        print(f"{part:>9} {wall[part] / steps / 1000:7.1f} {ops[part] / steps:13.0f} "
+              f"{outside[part] / steps / 1000:25.1f}")
+    averages = [e for e in prof.key_averages(group_by_input_shape=True) if e.key not in parts]
+    total = sum(e.self_cpu_time_total for e in averages)
+    print(f"{'self ms/itr':>11} {'share':>6} {'calls/itr':>9}  operator, input shapes")
+    for event in sorted(averages, key=lambda e: -e.self_cpu_time_total)[:rows]:
+        shapes = ", ".join(str(list(s)) for s in event.input_shapes if s)
+        print(f"{event.self_cpu_time_total / steps / 1000:11.2f} "
+              f"{event.self_cpu_time_total / total:6.1%} {event.count / steps:9.1f}  "
+              f"{event.key} {shapes[:80]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
