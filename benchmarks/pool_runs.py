@@ -19,16 +19,12 @@ import statistics
 import sys
 from pathlib import Path
 
-from coolchic.ab.bdrate import CurveError, bd_rate
-from coolchic.ab.report import mean_curve
+from coolchic.ab.report import curves_bd_rate, mean_curve
 
 
 def bd(reference_rows: list[dict], candidate_rows: list[dict], key: str = "bpp") -> float | None:
-    ref, cand = mean_curve(reference_rows, key), mean_curve(candidate_rows, key)
-    try:
-        return bd_rate(ref["bpp"], ref["psnr-rgb"], cand["bpp"], cand["psnr-rgb"], "pchip")
-    except CurveError:
-        return None
+    """pchip BD-rate between the mean curves of two sets of rows (None if they do not overlap)."""
+    return curves_bd_rate(mean_curve(reference_rows, key), mean_curve(candidate_rows, key))
 
 
 def main(argv: list[str]) -> int:

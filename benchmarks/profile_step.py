@@ -10,14 +10,14 @@ SOAP step), times ``--steps`` more, then profiles them and prints the number
 of operators per iteration in the forward, the backward and the optimizer
 (gradient clipping and SOAP), the time each part spends outside operators
 (Python and dispatch), and the operators that take the most time, with their
-input shapes (which
-say the module: ``[N, 20]`` rows are the ARM's, ``[1, 48, H, W]`` the
-synthesis's, ``[k, 1, h, w]`` the upsampling's). Phase by phase timings of a
+input shapes (which say the module: ``[N, 20]`` rows are the ARM's,
+``[1, 48, H, W]`` the synthesis's, ``[k, 1, h, w]`` the upsampling's). Phase by phase timings of a
 whole encode: ``benchmarks/phases.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 
@@ -37,19 +37,15 @@ from coolchic.training import GRADIENT_CLIP, rd_loss
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0].startswith("-"):
-        print(__doc__.strip().splitlines()[2].strip())
-        return 2
-    steps, rows = 20, 15
-    for name in ("--steps", "--rows"):
-        if name in argv:
-            at = argv.index(name)
-            value = int(argv[at + 1])
-            steps, rows = (value, rows) if name == "--steps" else (steps, value)
-            del argv[at:at + 2]
-    settings = parse_settings(["--dec_cfg", "hop", *argv[1:]], host_plugin_manager())
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("image")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--rows", type=int, default=15)
+    args, encoder_options = parser.parse_known_args(argv)  # the rest: encoder settings
+    steps, rows = args.steps, args.rows
+    settings = parse_settings(["--dec_cfg", "hop", *encoder_options], host_plugin_manager())
     torch.set_num_threads(settings.threads or torch.get_num_threads())
-    image = load_image(argv[0])
+    image = load_image(args.image)
     arch = architecture_for(settings.decoder, *image.shape[-2:])
     provider = build_provider(installed_providers(), settings.context_provider,
                               provider_setup(arch), options=settings.options)
@@ -99,7 +95,7 @@ def main(argv: list[str]) -> int:
             parent = parent.cpu_parent
         if parent is not None and not nested:
             ops[parent.name] += 1
-    print(f"{argv[0]}: {settings.context_provider}, {image.shape[-2]}x{image.shape[-1]}, "
+    print(f"{args.image}: {settings.context_provider}, {image.shape[-2]}x{image.shape[-1]}, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
     print(f"{per_step:.1f} ms per iteration (mean of {steps}, unprofiled)")
     print(f"{'part':>9} {'ms/itr':>7} {'operators/itr':>13} {'ms/itr outside operators':>25}")

@@ -64,7 +64,7 @@ def compressai_json(label: str, description: str, records: Sequence[dict]) -> di
     }
 
 
-def _bd(reference: dict, candidate: dict, interpolation: str = "pchip") -> float | None:
+def curves_bd_rate(reference: dict, candidate: dict, interpolation: str = "pchip") -> float | None:
     try:
         return bd_rate(reference["bpp"], reference["psnr-rgb"], candidate["bpp"],
                        candidate["psnr-rgb"], interpolation)
@@ -119,7 +119,7 @@ def summary(
     ref_curve, cand_curve = mean_curve(ref_rows), mean_curve(cand_rows)
     per_image = {}
     for image in sorted({r["image"] for r in records}):
-        per_image[image] = _bd(
+        per_image[image] = curves_bd_rate(
             mean_curve([r for r in ref_rows if r["image"] == image]),
             mean_curve([r for r in cand_rows if r["image"] == image]),
         )
@@ -132,9 +132,9 @@ def summary(
         "reference": reference,
         "candidate": candidate,
         "hosts": {reference: ref_rows[0]["host"], candidate: cand_rows[0]["host"]},
-        "bd_rate_percent": _bd(ref_curve, cand_curve),
-        "bd_rate_cubic_percent": _bd(ref_curve, cand_curve, "cubic"),
-        "bd_rate_latent_percent": _bd(mean_curve(ref_rows, "latent_bpp"),
+        "bd_rate_percent": curves_bd_rate(ref_curve, cand_curve),
+        "bd_rate_cubic_percent": curves_bd_rate(ref_curve, cand_curve, "cubic"),
+        "bd_rate_latent_percent": curves_bd_rate(mean_curve(ref_rows, "latent_bpp"),
                                       mean_curve(cand_rows, "latent_bpp")),
         "mean_per_image_bd_rate_percent": statistics.fmean(values) if values else None,
         "per_image_bd_rate_percent": per_image,
