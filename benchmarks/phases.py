@@ -18,12 +18,9 @@ import time
 
 import torch
 
-from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
-from coolchic.encoder import resolve_device
-from coolchic.hooks import build_provider
+from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.imageio import load_image, psnr_8bit
-from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import network_bits, quantize_networks
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.presets import make_preset
@@ -52,17 +49,15 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(settings.threads)
     training = settings.training
     lmbda = training.lmbda
-    arch = architecture_for(settings.decoder, *image.shape[-2:])
     registry = installed_providers()
-    provider = build_provider(registry, settings.context_provider, provider_setup(arch),
-                              options=settings.options)
+    make_candidate = candidate_factory(settings, registry, *image.shape[-2:], device)
     preset = make_preset(training.preset, lmbda, training.n_itr, training.start_lr)
     torch.manual_seed(training.seed)
     start = time.monotonic()
     print(f"{'after':<22} {'loss':>9} {'psnr_db':>9} {'latent_bpp':>10} {'nn_bpp':>9} "
           f"{'rate_bpp':>9} {'time_s':>8}")
-    trainer = Trainer(image, preset)
-    model = trainer.warmup(lambda: CoolChic(arch, provider, encoder_gain_for(lmbda)).to(device))
+    trainer = Trainer(image, preset, cuda_graph=settings.cuda_graph)
+    model = trainer.warmup(make_candidate)
     print(row("warm-up", evaluate(model, image, lmbda), lmbda, time.monotonic() - start))
     for number, phase in enumerate(preset.phases, start=1):
         evaluation = trainer.train_phase(model, phase, f"phase {number}")

@@ -25,15 +25,14 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from coolchic.architecture import architecture_for
-from coolchic.hooks import build_provider
+from coolchic.encoder import candidate_factory
 from coolchic.imageio import load_image
-from coolchic.model import CoolChic, QuantizerSetting, encoder_gain_for, provider_setup
+from coolchic.model import QuantizerSetting
 from coolchic.optimizer import make_optimizer
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.presets import make_preset
 from coolchic.settings import parse_settings
-from coolchic.training import GRADIENT_CLIP, rd_loss
+from coolchic.step import GRADIENT_CLIP, rd_loss
 
 
 def main(argv: list[str]) -> int:
@@ -46,12 +45,11 @@ def main(argv: list[str]) -> int:
     settings = parse_settings(["--dec_cfg", "hop", *encoder_options], host_plugin_manager())
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     image = load_image(args.image)
-    arch = architecture_for(settings.decoder, *image.shape[-2:])
-    provider = build_provider(installed_providers(), settings.context_provider,
-                              provider_setup(arch), options=settings.options)
+    make_candidate = candidate_factory(settings, installed_providers(), *image.shape[-2:],
+                                       torch.device("cpu"))
     training = settings.training
     torch.manual_seed(training.seed)
-    model = CoolChic(arch, provider, encoder_gain_for(training.lmbda))
+    model = make_candidate()
     phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
     networks = model.network_parameters()
     optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)

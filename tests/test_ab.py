@@ -61,8 +61,13 @@ def test_job_key_follows_every_setting(tmp_path, monkeypatch):
     for changed in (replace(job, n_itr=41), replace(job, lmbda=2e-3), replace(job, seed=1),
                     replace(job, preset="intra"), replace(job, device="cuda"),
                     replace(job, variant=Variant.parse("mrc:depth=3")),
-                    replace(job, variant=Variant.parse("upstream/spatial"))):
+                    replace(job, variant=Variant.parse("upstream/spatial")),
+                    replace(job, cuda_graph=False)):
         assert changed.key() != key
+    # Eager training on a GPU is its own result; upstream jobs do not read the option.
+    assert "cuda_graph" not in job.settings()
+    upstream = replace(job, variant=Variant.parse("upstream/spatial"))
+    assert replace(upstream, cuda_graph=False).key() == upstream.key()
     cfg.write_text("arm = 16,2\n")
     assert job.key() != key
     cfg.write_text("arm = 8,2\n")
@@ -76,6 +81,28 @@ def test_job_key_follows_every_setting(tmp_path, monkeypatch):
     cfg.write_text("arm = 8,2\n")
     save_png(demo_image(8, 8, seed=5), image)
     assert job.key() != key
+
+
+def test_ab_cuda_graph_option_reaches_our_encoder(tmp_path, monkeypatch, capsys):
+    """``ab --cuda_graph off`` encodes eagerly; the encoder is told so on its command line."""
+    from coolchic.ab import jobs
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save_png(demo_image(8, 8), folder / "x.png")
+    commands = []
+
+    def stop(command, what, *args, **kwargs):
+        commands.append(list(command))
+        raise RuntimeError(f"{what}: stopped by the test")
+
+    monkeypatch.setattr(jobs, "run_step", stop)
+    for value in ("off", "on"):
+        main(["ab", "--images", str(folder), "--lmbda", "0.001", "--out", str(tmp_path / value),
+              "--cuda_graph", value, *FAST])
+        encode = commands[-1]
+        assert encode[encode.index("--cuda_graph") + 1] == value
+    capsys.readouterr()
 
 
 @pytest.fixture

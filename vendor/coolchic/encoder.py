@@ -8,6 +8,7 @@ warm-up candidate shares it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def candidate_factory(settings: EncoderSettings, registry: ProviderRegistry, height: int,
+                      width: int, device: torch.device) -> Callable[[], CoolChic]:
+    """What builds the encoder's freshly initialised models for an image of this size.
+
+    The provider is built (and checked) once, here; every candidate shares it.
+    """
+    arch = architecture_for(settings.decoder, height, width)
+    provider = build_provider(registry, settings.context_provider, provider_setup(arch),
+                              options=settings.options)
+    gain = encoder_gain_for(settings.training.lmbda)
+    return lambda: CoolChic(arch, provider, encoder_gain=gain).to(device)
+
+
 def train_model(
     target: Tensor,
     settings: EncoderSettings,
@@ -61,20 +75,13 @@ def train_model(
 ) -> EncodedModel:
     """Overfit a model to ``target`` ([1, 3, H, W] in [0, 1]) and quantize its networks."""
     device = resolve_device(settings.device)
-    height, width = target.shape[-2:]
-    arch = architecture_for(settings.decoder, height, width)
     training = settings.training
     preset = make_preset(training.preset, training.lmbda, training.n_itr, training.start_lr)
-    provider = build_provider(registry, settings.context_provider, provider_setup(arch),
-                              options=settings.options)
+    make_candidate = candidate_factory(settings, registry, *target.shape[-2:], device)
     torch.manual_seed(training.seed)
     start = time.monotonic()
-
-    def make_candidate() -> CoolChic:
-        return CoolChic(arch, provider, encoder_gain=encoder_gain_for(training.lmbda)).to(device)
-
     target = target.to(device)
-    model, _ = Trainer(target, preset, progress).run(make_candidate)
+    model, _ = Trainer(target, preset, progress, settings.cuda_graph).run(make_candidate)
     estimate = evaluate(model, target, training.lmbda)
     codes = quantize_networks(model, target, training.lmbda)
     generator = torch.Generator().manual_seed(training.seed)

@@ -61,8 +61,8 @@ class QuantizerSetting:
 
     quantizer_type: QuantizerType
     noise_type: NoiseType
-    temperature: float
-    noise_parameter: float
+    temperature: Tensor | float  # a device tensor when a CUDA graph replays the step
+    noise_parameter: Tensor | float
 
 
 @dataclass

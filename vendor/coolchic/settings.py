@@ -67,6 +67,8 @@ class EncoderSettings:
     options: dict[str, Any]
     device: str
     threads: int
+    #: Replay each training step from a CUDA graph on a GPU (no effect on the CPU).
+    cuda_graph: bool = True
 
 
 def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) -> None:
@@ -88,6 +90,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
                           "other work; 0: torch's default, every core, faster alone but many "
                           "times slower beside another busy process)")
+    training.add_argument("--cuda_graph", choices=("on", "off"), default="on",
+                          help="on a GPU, record each phase's training step once into a CUDA "
+                          "graph and replay it (default on: several times faster; off: launch "
+                          "every operator from Python)")
     manager.hook.coolchic_add_options(parser=parser)
 
 
@@ -99,7 +105,7 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
     training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,
-                           values["device"], values["threads"])
+                           values["device"], values["threads"], values["cuda_graph"] == "on")
 
 
 def encoder_parser(manager: pluggy.PluginManager, prog: str = "coolchic settings") -> OneLineParser:

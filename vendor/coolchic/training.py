@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.nn.utils import clip_grad_norm_
 
-from coolchic.model import CoolChic, QuantizerSetting, to_8bit
+from coolchic.model import CoolChic, to_8bit
 from coolchic.optimizer import make_optimizer
 from coolchic.presets import Preset, TrainerPhase
+from coolchic.step import make_step
 
-GRADIENT_CLIP = 0.1
 MIN_LR = 1e-5
 
 
@@ -59,12 +58,6 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def rd_loss(image: Tensor, target: Tensor, rate_bits: Tensor, lmbda: float) -> Tensor:
-    n_pixels = target.shape[-2] * target.shape[-1]
-    mse = torch.mean((torch.clamp(image, 0.0, 1.0) - target) ** 2)
-    return mse + lmbda * rate_bits.sum() / n_pixels
-
-
 @torch.no_grad()
 def evaluate(model: CoolChic, target: Tensor, lmbda: float, network_bits: float = 0.0) -> Evaluation:
     """Loss of the model as decoded: rounded latents, image on the 8-bit grid."""
@@ -87,10 +80,13 @@ class Trainer:
         target: Tensor,
         preset: Preset,
         progress: ProgressCallback | None = None,
+        cuda_graph: bool = True,
     ) -> None:
         self.target = target
         self.preset = preset
         self.progress = progress
+        #: Replay each phase's step from a CUDA graph when training on a GPU (coolchic.step).
+        self.cuda_graph = cuda_graph
         self.iterations_done = 0
         self.start_time = time.monotonic()
 
@@ -114,6 +110,7 @@ class Trainer:
         latents = list(model.latents.parameters())
         networks = model.network_parameters()
         optimizer = make_optimizer(networks, latents, phase)
+        step = make_step(model, self.target, lmbda, phase, networks, self.cuda_graph)
         scheduler = None
         if phase.schedule_lr:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -130,12 +127,7 @@ class Trainer:
                 # Out of patience with a schedule: restart from the best state.
                 model.restore(best_state)
                 last_record = itr
-            setting = QuantizerSetting(phase.quantizer_type, phase.noise_type, temperature, noise)
-            optimizer.zero_grad(set_to_none=True)
-            out = model(setting)
-            loss = rd_loss(out.image, self.target, out.rate_bits, lmbda)
-            loss.backward()
-            clip_grad_norm_(networks, GRADIENT_CLIP)
+            step(temperature, noise)
             optimizer.step()
             self.iterations_done += 1
             if (itr + 1) % phase.freq_valid == 0 or itr + 1 == phase.max_itr:
@@ -147,6 +139,7 @@ class Trainer:
                 noise = phase.scheduled(phase.noise_parameter, itr + 1)
                 if scheduler is not None:
                     scheduler.step()
+        step.release()
         model.restore(best_state)
         model.eval()
         return best_eval

@@ -53,6 +53,7 @@ class Job:
     device: str
     workdir: Path
     upstream: UpstreamHost | None = None  # set for upstream variants
+    cuda_graph: bool = True  # our host on a GPU: replay training steps from a CUDA graph
 
     def settings(self) -> dict:
         """Everything that changes the result; its hash is the job's key."""
@@ -72,6 +73,8 @@ class Job:
             settings |= self.upstream.identity()
         if self.variant.host == "ours":  # our encodes change with its code, not only its version
             settings["software"] = software_identity()
+            if not self.cuda_graph:  # only when off, so that earlier runs keep their keys
+                settings["cuda_graph"] = False
         return settings
 
     def key(self) -> str:
@@ -102,7 +105,7 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
          "--results", str(job.workdir / "encode.json"), "--dec_cfg", str(job.dec_cfg),
          "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
          "--seed", str(job.seed), "--device", job.device, "--threads", str(threads), "--quiet",
-         *job.variant.encoder_arguments()],
+         "--cuda_graph", "on" if job.cuda_graph else "off", *job.variant.encoder_arguments()],
         f"encode of {job.name}",
     )
     decode = run_step(

@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch threads per job (0: cores / workers)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--cuda_graph", choices=("on", "off"), default="on",
+                        help="our host on a GPU: replay training steps from a CUDA graph "
+                        "(default on; off is part of the jobs' key)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser
 
@@ -166,7 +169,7 @@ def run(args) -> int:
     jobs = [
         Job(variant, image, lmbda, args.n_itr, args.preset, configs[variant.host], args.seed,
             args.device, out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}",
-            upstream if variant.host == "upstream" else None)
+            upstream if variant.host == "upstream" else None, args.cuda_graph == "on")
         for image in images for lmbda in lambdas for variant in variants
     ]
     records = {job: job.finished_record() for job in jobs}
