@@ -15,7 +15,12 @@ import math
 import pytest
 import torch
 
-from coolchic.optimizer import MAX_PRECONDITIONED_DIM, NETWORK_WEIGHT_DECAY, make_optimizer
+from coolchic.optimizer import (
+    MAX_PRECONDITIONED_DIM,
+    NETWORK_WEIGHT_DECAY,
+    FixedShapeSoap,
+    make_optimizer,
+)
 from coolchic.presets import TrainerPhase, make_preset
 
 EPS = 1e-8
@@ -137,3 +142,51 @@ def test_latents_are_plain_adam_after_the_first_step():
         optimizer.step()
         adam.step()
     torch.testing.assert_close(latent.data, adam_latent.data, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("warmup", [True, False], ids=["warm-up phase", "main phase"])
+def test_fixed_shape_steps_are_the_library_steps(warmup):
+    """What a CUDA graph replays (FixedShapeSoap) moves the parameters as SOAP.step() does."""
+    preset = make_preset("intra", 1e-3, 2000)
+    phase = preset.warmup[0].phase if warmup else preset.phases[0]
+    torch.manual_seed(4)
+    values = [torch.randn(6, 4), torch.randn(6), torch.randn(3, 5, 1, 1), torch.randn(1, 1, 3, 6)]
+    copies = []
+    for _ in range(2):
+        params = [torch.nn.Parameter(v.clone()) for v in values]
+        copies.append((params, make_optimizer(params[:3], params[3:], phase)))
+    (library_params, library), (fixed_params, fixed_optimizer) = copies
+    fixed = FixedShapeSoap(fixed_optimizer)
+    for step in range(25):  # two refreshes of the eigenbases in the main phase
+        if step == 13:  # a learning-rate schedule changes lr between steps
+            for optimizer in (library, fixed_optimizer):
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.5
+        grads = [torch.randn_like(v) for v in values]
+        for params in (library_params, fixed_params):
+            for param, grad in zip(params, grads):
+                param.grad = grad.clone()
+        library.step()
+        if not fixed.started:
+            fixed_optimizer.step()  # the library's set-up step
+        else:
+            fixed.prepare()
+            fixed.update()
+            fixed.refresh()
+        for a, b in zip(library_params, fixed_params):
+            torch.testing.assert_close(b.data, a.data, rtol=1e-5, atol=1e-7, msg=f"step {step}")
+    assert not torch.equal(fixed_params[0].data, values[0])
+    for a, b in zip(library_params, fixed_params):
+        sa, sb = library.state[a], fixed_optimizer.state[b]
+        torch.testing.assert_close(sb["exp_avg_sq"], sa["exp_avg_sq"], rtol=1e-5, atol=1e-9)
+        for qa, qb in zip(sa["Q"], sb["Q"]):
+            if len(qa):
+                torch.testing.assert_close(qb, qa, rtol=1e-4, atol=1e-6)
+
+
+def test_fixed_shape_soap_refuses_other_settings():
+    phase = make_preset("intra", 1e-3, 2000).phases[0]
+    optimizer = make_optimizer([torch.nn.Parameter(torch.zeros(2, 2))], [], phase)
+    optimizer.param_groups[0]["merge_dims"] = True
+    with pytest.raises(ValueError, match="make_optimizer's SOAP settings"):
+        FixedShapeSoap(optimizer)

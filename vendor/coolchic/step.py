@@ -1,26 +1,30 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""One training step's gradients: forward, RD loss, backward, gradient clipping.
+"""One training iteration: forward, RD loss, backward, gradient clipping, SOAP step.
 
 Two ways to run the same computation:
 
-* :class:`EagerStep` launches every operator from Python, on any device;
-* :class:`GraphedStep` (CUDA only) records the step once into a CUDA graph
-  and replays it. A 768x512 Cool-chic iteration is a few GFLOP spread over
-  about 700 small kernels, so on a GPU the time goes to launching them, not
-  to running them; one replay launches them all at once.
+* :class:`EagerIteration` launches every operator from Python, on any device;
+* :class:`GraphedIteration` (CUDA only) records the iteration once into a
+  CUDA graph and replays it. A Cool-chic iteration is a few GFLOP spread
+  over about 1300 small kernels (forward, backward, optimizer), so on a GPU
+  the time goes to launching them, not to running them; one replay launches
+  them all at once.
 
-A graph replays fixed operators on fixed memory. So the quantizer's
-temperature and noise level, which change during a phase, live in two device
-tensors that the step fills before each replay, and the gradients stay where
-the recording put them: the step overwrites them on every replay instead of
-adding to them (no ``zero_grad`` in between). The optimizer's step stays
-outside the graph (SOAP refreshes its eigenbases every few steps with
-decompositions a graph cannot hold), and reads those gradients in place.
+A graph replays fixed operators on fixed memory, so what changes between
+iterations lives in device tensors written before each replay: the
+quantizer's temperature and noise level, and SOAP's step size and weight
+decay (which follow the step count and the learning-rate schedule; see
+:class:`coolchic.optimizer.FixedShapeSoap`). The gradients stay where the
+recording put them: each replay overwrites them instead of adding to them.
+SOAP's eigenbasis refresh (every few steps, with decompositions a graph
+cannot hold) runs outside the graph, in place on the same state tensors.
 
-The recording runs two steps first on a side stream, as CUDA graphs need;
-their gradients are dropped, so they change no parameter, only how far the
-noise generator has advanced. Results are therefore not bit-identical to the
-eager step's, as any change of device or thread count is not either.
+The first iteration of a phase is the library's SOAP step, which creates
+the optimizer's state; the next :data:`EAGER_BEFORE_RECORDING` run the same
+operators as the graph will, on a side stream, as CUDA graphs need before a
+recording; then the graph is recorded and replayed. Every iteration counts,
+and the maths is the eager iteration's up to float rounding (and the order
+in which random numbers are drawn).
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from torch import Tensor
 from torch.nn.utils import clip_grad_norm_
 
 from coolchic.model import CoolChic, QuantizerSetting
+from coolchic.optimizer import FixedShapeSoap
 from coolchic.presets import TrainerPhase
 
 GRADIENT_CLIP = 0.1
-#: Eager steps run on a side stream before a graph is recorded.
-GRAPH_WARMUP_STEPS = 2
+#: Iterations run operator by operator on a side stream before the graph is recorded.
+EAGER_BEFORE_RECORDING = 2
 
 
 def rd_loss(image: Tensor, target: Tensor, rate_bits: Tensor, lmbda: float) -> Tensor:
@@ -45,22 +50,25 @@ def rd_loss(image: Tensor, target: Tensor, rate_bits: Tensor, lmbda: float) -> T
     return mse + lmbda * rate_bits.sum() / n_pixels
 
 
-class EagerStep:
-    """Gradients of the RD loss for one phase's quantizer, operator by operator."""
+class EagerIteration:
+    """One iteration of one phase, operator by operator."""
 
     def __init__(self, model: CoolChic, target: Tensor, lmbda: float, phase: TrainerPhase,
-                 clipped: Sequence[torch.nn.Parameter]) -> None:
+                 optimizer: torch.optim.Optimizer, clipped: Sequence[torch.nn.Parameter]) -> None:
         self.model = model
         self.target = target
         self.lmbda = lmbda
         self.phase = phase
+        self.optimizer = optimizer
         self.clipped = list(clipped)
 
     def __call__(self, temperature: float, noise: float) -> None:
         self.model.zero_grad(set_to_none=True)
-        self._forward_backward(temperature, noise)
+        self.gradients(temperature, noise)
+        self.optimizer.step()
 
-    def _forward_backward(self, temperature: Tensor | float, noise: Tensor | float) -> None:
+    def gradients(self, temperature: Tensor | float, noise: Tensor | float) -> None:
+        """Clipped gradients of the RD loss, in the parameters' ``.grad``."""
         phase = self.phase
         setting = QuantizerSetting(phase.quantizer_type, phase.noise_type, temperature, noise)
         out = self.model(setting)
@@ -72,38 +80,55 @@ class EagerStep:
         self.model.zero_grad(set_to_none=True)
 
 
-class GraphedStep(EagerStep):
-    """:class:`EagerStep` recorded into a CUDA graph on its first call, then replayed."""
+class GraphedIteration(EagerIteration):
+    """:class:`EagerIteration` recorded into a CUDA graph, then replayed."""
 
     def __init__(self, model: CoolChic, target: Tensor, lmbda: float, phase: TrainerPhase,
-                 clipped: Sequence[torch.nn.Parameter]) -> None:
+                 optimizer: torch.optim.Optimizer, clipped: Sequence[torch.nn.Parameter]) -> None:
         if target.device.type != "cuda":
-            raise ValueError("a CUDA graph step needs the model and image on a CUDA device")
-        super().__init__(model, target, lmbda, phase, clipped)
+            raise ValueError("a CUDA graph iteration needs the model and image on a CUDA device")
+        super().__init__(model, target, lmbda, phase, optimizer, clipped)
+        self.soap = FixedShapeSoap(optimizer)
         self._temperature = torch.zeros((), device=target.device)
         self._noise = torch.zeros((), device=target.device)
         self._graph: torch.cuda.CUDAGraph | None = None
+        self._eager_left = EAGER_BEFORE_RECORDING
 
     def __call__(self, temperature: float, noise: float) -> None:
+        if not self.soap.started:
+            super().__call__(temperature, noise)  # the library's set-up step
+            return
         self._temperature.fill_(temperature)
         self._noise.fill_(noise)
-        if self._graph is None:
-            self._graph = self._record()
-        self._graph.replay()
+        self.soap.prepare()
+        if self._graph is None and self._eager_left:
+            self._eager_left -= 1
+            self._on_side_stream()
+        else:
+            if self._graph is None:
+                self._graph = self._record()
+            self._graph.replay()
+        self.soap.refresh()
+
+    def _fixed_shape_iteration(self) -> None:
+        self.gradients(self._temperature, self._noise)
+        self.soap.update()
+
+    def _on_side_stream(self) -> None:
+        device = self.target.device
+        side = torch.cuda.Stream(device=device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            self.model.zero_grad(set_to_none=True)
+            self._fixed_shape_iteration()
+        torch.cuda.current_stream(device).wait_stream(side)
 
     def _record(self) -> torch.cuda.CUDAGraph:
-        side = torch.cuda.Stream(device=self.target.device)
-        side.wait_stream(torch.cuda.current_stream(self.target.device))
-        with torch.cuda.stream(side):
-            for _ in range(GRAPH_WARMUP_STEPS):
-                self.model.zero_grad(set_to_none=True)
-                self._forward_backward(self._temperature, self._noise)
-        torch.cuda.current_stream(self.target.device).wait_stream(side)
         # Gradients recorded from None are written, not accumulated, by every replay.
         self.model.zero_grad(set_to_none=True)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            self._forward_backward(self._temperature, self._noise)
+            self._fixed_shape_iteration()
         return graph
 
     def release(self) -> None:
@@ -111,8 +136,9 @@ class GraphedStep(EagerStep):
         self._graph = None
 
 
-def make_step(model: CoolChic, target: Tensor, lmbda: float, phase: TrainerPhase,
-              clipped: Sequence[torch.nn.Parameter], cuda_graph: bool) -> EagerStep:
-    """The step for one phase: graphed when asked for and the model is on a CUDA device."""
-    kind = GraphedStep if cuda_graph and target.device.type == "cuda" else EagerStep
-    return kind(model, target, lmbda, phase, clipped)
+def make_iteration(model: CoolChic, target: Tensor, lmbda: float, phase: TrainerPhase,
+                   optimizer: torch.optim.Optimizer, clipped: Sequence[torch.nn.Parameter],
+                   cuda_graph: bool) -> EagerIteration:
+    """The iteration of one phase: graphed when asked for and the model is on a CUDA device."""
+    kind = GraphedIteration if cuda_graph and target.device.type == "cuda" else EagerIteration
+    return kind(model, target, lmbda, phase, optimizer, clipped)

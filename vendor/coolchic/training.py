@@ -20,7 +20,7 @@ from torch import Tensor
 from coolchic.model import CoolChic, to_8bit
 from coolchic.optimizer import make_optimizer
 from coolchic.presets import Preset, TrainerPhase
-from coolchic.step import make_step
+from coolchic.step import make_iteration
 
 MIN_LR = 1e-5
 
@@ -85,7 +85,7 @@ class Trainer:
         self.target = target
         self.preset = preset
         self.progress = progress
-        #: Replay each phase's step from a CUDA graph when training on a GPU (coolchic.step).
+        #: Replay each phase's iterations from a CUDA graph when training on a GPU (coolchic.step).
         self.cuda_graph = cuda_graph
         self.iterations_done = 0
         self.start_time = time.monotonic()
@@ -110,7 +110,8 @@ class Trainer:
         latents = list(model.latents.parameters())
         networks = model.network_parameters()
         optimizer = make_optimizer(networks, latents, phase)
-        step = make_step(model, self.target, lmbda, phase, networks, self.cuda_graph)
+        iteration = make_iteration(model, self.target, lmbda, phase, optimizer, networks,
+                                   self.cuda_graph)
         scheduler = None
         if phase.schedule_lr:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -127,8 +128,7 @@ class Trainer:
                 # Out of patience with a schedule: restart from the best state.
                 model.restore(best_state)
                 last_record = itr
-            step(temperature, noise)
-            optimizer.step()
+            iteration(temperature, noise)
             self.iterations_done += 1
             if (itr + 1) % phase.freq_valid == 0 or itr + 1 == phase.max_itr:
                 current = evaluate(model, self.target, lmbda)
@@ -139,7 +139,7 @@ class Trainer:
                 noise = phase.scheduled(phase.noise_parameter, itr + 1)
                 if scheduler is not None:
                     scheduler.step()
-        step.release()
+        iteration.release()
         model.restore(best_state)
         model.eval()
         return best_eval
