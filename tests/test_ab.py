@@ -47,6 +47,19 @@ def test_variant_specs():
         Variant.parse("theirs/mrc")
     with pytest.raises(ConfigError, match="takes no options"):
         Variant.parse("upstream/spatial:depth=1")
+    # Our encoder's own settings after "@".
+    floor = Variant.parse("mrc:depth=2@rate_floor_bits=24")
+    assert floor.spec == "mrc:depth=2@rate_floor_bits=24"
+    assert floor.label == "mrc-depth2+rate_floor_bits24"
+    assert floor.encoder_arguments() == ["--context_provider", "mrc", "--mrc_depth", "2",
+                                         "--rate_floor_bits", "24"]
+    assert Variant.parse(floor.spec) == floor
+    with pytest.raises(ConfigError, match="upstream takes none"):
+        Variant.parse("upstream/mrc@rate_floor_bits=24")
+    with pytest.raises(ConfigError, match="seed is set by ab for every job"):
+        Variant.parse("spatial@seed=3")
+    with pytest.raises(ConfigError, match=r"expected \[HOST/\]NAME"):
+        Variant.parse("spatial@rate_floor_bits")
 
 
 def test_job_key_follows_every_setting(tmp_path, monkeypatch):
@@ -81,6 +94,22 @@ def test_job_key_follows_every_setting(tmp_path, monkeypatch):
     cfg.write_text("arm = 8,2\n")
     save_png(demo_image(8, 8, seed=5), image)
     assert job.key() != key
+
+
+@pytest.mark.parametrize("variant, message", [
+    ("spatial@rate_floor_bit=24", "unknown config key or option: rate_floor_bit"),
+    ("spatial@rate_floor_bits=30", "rate_floor_bits = 30: must be in 1..24"),
+    ("mrc:dept=3", "unknown config key or option: mrc_dept"),
+])
+def test_a_variant_with_bad_options_fails_before_any_job(variant, message, tmp_path, capsys):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    save_png(demo_image(8, 8), folder / "x.png")
+    code = main(["ab", "--images", str(folder), "--out", str(tmp_path / "ab"), "--b", variant,
+                 *FAST])
+    err = one_line_error(capsys, code)
+    assert f"variant '{variant}'" in err and message in err
+    assert not (tmp_path / "ab" / "jobs").exists()
 
 
 def test_ab_cuda_graph_option_reaches_our_encoder(tmp_path, monkeypatch, capsys):

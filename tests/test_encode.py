@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from coolchic.cli import main
-from coolchic.encoder import train_model
+from coolchic.encoder import candidate_factory, results_record, train_model
 from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image
 from coolchic.plugins import host_plugin_manager
@@ -76,6 +76,22 @@ def test_throwaway_provider_with_coarse_context_trains(colocated_plugin):
     assert all(p.grad is None or not p.grad.any() for p in model.synthesis.parameters())
 
 
+def test_rate_floor_sets_what_a_far_latent_costs_in_training():
+    target = demo_image(32, 32, seed=2)
+    registry = collect_providers(host_plugin_manager(autoload=False))
+    costs = {}
+    for bits in (16, 24):
+        settings = _settings(rate_floor_bits=bits)
+        assert settings.training.rate_floor_bits == bits
+        model = candidate_factory(settings, registry, 32, 32, torch.device("cpu"))()
+        with torch.no_grad():
+            model.latents[0][0, 0, 5, 5] = 40.0  # far in the tail of any predicted Laplace
+        costs[bits] = model().rate_bits.max().item()
+    assert costs[16] == pytest.approx(16.0) and costs[24] > 20.0
+    encoded = train_model(target, _settings(rate_floor_bits=24), registry)
+    assert results_record(encoded, _settings(rate_floor_bits=24), "x")["rate_floor_bits"] == 24
+
+
 def test_network_quantization_steps_are_powers_of_two():
     target = demo_image(32, 32, seed=5)
     registry = collect_providers(host_plugin_manager(autoload=False))
@@ -96,6 +112,7 @@ def test_network_quantization_steps_are_powers_of_two():
         (["--preset", "intra", "--n_itr", "100"], "needs 2000"),
         (["--context_provider", "nope"], "unknown context provider 'nope'; installed:"),
         (["--arm", "8"], "expected <contexts>,<hidden layers>"),
+        (["--rate_floor_bits", "25"], "rate_floor_bits = 25: must be in 1..24"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, message, tiny_png, capsys):

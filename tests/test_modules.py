@@ -86,6 +86,11 @@ def test_laplace_rate_is_a_distribution_with_16_bit_floor():
     assert 0.999 < unclamped.sum().item() <= 1.0 + 1e-6
     assert probabilities.min().item() == 2**-16
     assert laplace_rate_bits(torch.tensor([60.0]), torch.tensor([0.0]), torch.tensor([0.1])) == 16
+    # The coder's floor: the same far value costs 24 bits, nearby values what they cost before.
+    far_and_near = torch.tensor([60.0, 1.0])
+    coder = laplace_rate_bits(far_and_near, torch.zeros(2), torch.full((2,), 0.1), 2.0**-24)
+    assert coder[0] == 24
+    assert coder[1] == laplace_rate_bits(far_and_near, torch.zeros(2), torch.full((2,), 0.1))[1]
 
 
 # ----- upsampling

@@ -18,8 +18,12 @@ from torch import Tensor, nn
 LOG_SCALE_SHIFT = -4.0
 LOG_SCALE_MIN = -5.0
 LOG_SCALE_MAX = 5.0
-#: No latent costs more than 16 bits: probabilities are floored at 2^-16.
-MIN_PROBABILITY = 2.0**-16
+#: As in Cool-chic, no latent costs more than 16 bits in the rate the encoder trains with:
+#: probabilities are floored at 2^-16 (``--rate_floor_bits`` changes it).
+RATE_FLOOR_BITS = 16
+MIN_PROBABILITY = 2.0**-RATE_FLOOR_BITS
+#: The range coder's own floor: constriction's quantized Laplace has 24-bit probabilities.
+CODER_FLOOR_BITS = 24
 
 
 class ArmLinear(nn.Module):
@@ -84,10 +88,14 @@ def laplace_cdf(x: Tensor, mu: Tensor, scale: Tensor) -> Tensor:
     return 0.5 - 0.5 * torch.sign(centred) * torch.expm1(-centred.abs() / scale)
 
 
-def laplace_rate_bits(x: Tensor, mu: Tensor, scale: Tensor) -> Tensor:
-    """Bits to code each integer of ``x`` with a Laplace(mu, scale) over unit bins."""
+def laplace_rate_bits(x: Tensor, mu: Tensor, scale: Tensor,
+                      min_probability: float = MIN_PROBABILITY) -> Tensor:
+    """Bits to code each integer of ``x`` with a Laplace(mu, scale) over unit bins.
+
+    A value costs at most ``-log2(min_probability)`` bits.
+    """
     probability = laplace_cdf(x + 0.5, mu, scale) - laplace_cdf(x - 0.5, mu, scale)
-    return -torch.log2(torch.clamp_min(probability, MIN_PROBABILITY))
+    return -torch.log2(torch.clamp_min(probability, min_probability))
 
 
 def arm_macs_per_latent(n_contexts: int, n_hidden: int, stabiliser: bool) -> int:

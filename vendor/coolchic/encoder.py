@@ -64,7 +64,8 @@ def candidate_factory(settings: EncoderSettings, registry: ProviderRegistry, hei
     provider = build_provider(registry, settings.context_provider, provider_setup(arch),
                               options=settings.options)
     gain = encoder_gain_for(settings.training.lmbda)
-    return lambda: CoolChic(arch, provider, encoder_gain=gain).to(device)
+    floor = settings.training.rate_floor_bits
+    return lambda: CoolChic(arch, provider, encoder_gain=gain, rate_floor_bits=floor).to(device)
 
 
 def train_model(
@@ -130,6 +131,7 @@ def results_record(
         "n_itr": settings.training.n_itr,
         "preset": settings.training.preset,
         "seed": settings.training.seed,
+        "rate_floor_bits": settings.training.rate_floor_bits,
         "context_provider": model.provider.name,
         "provider_fields": model.provider.header_fields(),
         "architecture": model.arch.describe(),

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coolchic.architecture import Architecture
-from coolchic.arm import Arm, laplace_rate_bits, mu_and_scale
+from coolchic.arm import RATE_FLOOR_BITS, Arm, laplace_rate_bits, mu_and_scale
 from coolchic.context import spatial_offsets
 from coolchic.hooks import ContextProvider, ProviderSetup, check_provider, gather, gather_coarse
 from coolchic.ifce import Ifce
@@ -87,12 +87,15 @@ def provider_setup(arch: Architecture) -> ProviderSetup:
 
 
 class CoolChic(nn.Module):
-    def __init__(self, arch: Architecture, provider: ContextProvider, encoder_gain: float = 16.0):
+    def __init__(self, arch: Architecture, provider: ContextProvider, encoder_gain: float = 16.0,
+                 rate_floor_bits: int = RATE_FLOOR_BITS):
         super().__init__()
         check_provider(provider, provider_setup(arch))
         self.arch = arch
         self.provider = provider
         self.encoder_gain = encoder_gain
+        #: The most bits the rate estimate charges one latent (training, RDOQ); not sent.
+        self.rate_floor_bits = rate_floor_bits
         # Every coded grid, in coded order (latents and hyperlatents interleaved).
         self.latents = nn.ParameterList(
             nn.Parameter(torch.zeros(1, 1, h, w)) for h, w in arch.coded_shapes
@@ -192,7 +195,7 @@ class CoolChic(nn.Module):
     def latent_rate(self, flat: Tensor, context: Tensor) -> Tensor:
         """Bits of each latent under the Laplace the ARM predicts from its context."""
         mu, scale = mu_and_scale(self.arm(context))
-        return laplace_rate_bits(flat, mu, scale)
+        return laplace_rate_bits(flat, mu, scale, 2.0**-self.rate_floor_bits)
 
     def decoder_inputs(self, grids: list[Tensor]) -> DecoderInputs:
         """From the coded grids (coded order): everything the ARM and the synthesis read."""

@@ -17,6 +17,7 @@ from typing import Any
 
 import pluggy
 
+from coolchic.arm import CODER_FLOOR_BITS, RATE_FLOOR_BITS
 from coolchic.config import (
     DEFAULT_CONFIG,
     SHIPPED_CONFIGS,
@@ -56,6 +57,8 @@ class TrainingSettings:
     start_lr: float
     preset: str
     seed: int
+    #: The most bits the training rate charges one latent (Cool-chic: 16; the coder: 24).
+    rate_floor_bits: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
     training.add_argument("--start_lr", type=float, default=1e-2, help="initial learning rate")
     training.add_argument("--preset", choices=PRESETS, default="intra", help="training schedule")
     training.add_argument("--seed", type=int, default=0, help="random seed")
+    training.add_argument("--rate_floor_bits", type=int, default=RATE_FLOOR_BITS,
+                          help=f"the most bits the training rate charges one latent (default "
+                          f"{RATE_FLOOR_BITS}, as Cool-chic; {CODER_FLOOR_BITS}: what the range "
+                          "coder can charge, a departure from upstream's loss)")
     training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     training.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
@@ -100,6 +107,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
 def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings:
     """Typed settings of a parsed namespace; ``ignore`` names keys that are not settings."""
     values = {k: v for k, v in vars(args).items() if k not in ignore and k != "dec_cfg"}
+    if not 1 <= values["rate_floor_bits"] <= CODER_FLOOR_BITS:
+        raise ConfigError(f"rate_floor_bits = {values['rate_floor_bits']}: must be in "
+                          f"1..{CODER_FLOOR_BITS} (the range coder charges at most "
+                          f"{CODER_FLOOR_BITS} bits)")
     if values["threads"] < 0:
         raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A/B variants: which host encodes, with which context provider and options.
 
-Written ``[HOST/]PROVIDER[:key=value,...]``. ``HOST`` is ``ours`` (this
-package's encoder, the default) or ``upstream`` (genuine Cool-chic 5.0.1,
-patched with ``patches/coolchic-v5.0.1.patch``). ``upstream/spatial`` is
-upstream with no provider at all, so its files are unpatched upstream's.
+Written ``[HOST/]PROVIDER[:key=value,...][@setting=value,...]``. ``HOST``
+is ``ours`` (this package's encoder, the default) or ``upstream`` (genuine
+Cool-chic 5.0.1, patched with ``patches/coolchic-v5.0.1.patch``).
+``upstream/spatial`` is upstream with no provider at all, so its files are
+unpatched upstream's. Provider options become ``--PROVIDER_key value``;
+settings after ``@`` are our encoder's own options, ``--setting value``
+(``spatial@rate_floor_bits=24``), for our host only.
 """
 
 from __future__ import annotations
@@ -22,8 +25,16 @@ SPATIAL = "spatial"
 _NAME = r"[a-z][a-z0-9_]*"
 _PAIR = rf"{_NAME}=[^:,=/\s]+"
 _SPEC = re.compile(rf"^(?:(?P<host>{_NAME})/)?(?P<provider>{_NAME})"
-                   rf"(?::(?P<options>{_PAIR}(?:[:,]{_PAIR})*))?$")
-_EXAMPLE = "e.g. spatial, mrc:depth=6 or upstream/mrc:depth=6"
+                   rf"(?::(?P<options>{_PAIR}(?:[:,]{_PAIR})*))?"
+                   rf"(?:@(?P<settings>{_PAIR}(?:,{_PAIR})*))?$")
+#: Encoder options that ``ab`` sets for every job: not a variant's to change.
+SET_BY_AB = ("lmbda", "n_itr", "preset", "seed", "device", "threads", "dec_cfg",
+             "dec_cfg_residue", "context_provider", "cuda_graph", "quiet", "results", "workdir")
+_EXAMPLE = "e.g. spatial, mrc:depth=6, spatial@rate_floor_bits=24 or upstream/mrc:depth=6"
+
+
+def _pairs(text: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple(tuple(pair.split("=", 1)) for pair in re.split(r"[:,]", text or "") if pair)
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class Variant:
     host: str
     provider: str
     options: tuple[tuple[str, str], ...] = ()
+    settings: tuple[tuple[str, str], ...] = ()  # our encoder's options (after "@")
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
@@ -41,18 +53,27 @@ class Variant:
         host = match.group("host") or DEFAULT_HOST
         if host not in HOSTS:
             raise ConfigError(f"variant {spec!r}: unknown host {host!r}; hosts: {', '.join(HOSTS)}")
-        text = match.group("options") or ""
-        options = tuple(tuple(pair.split("=", 1)) for pair in re.split(r"[:,]", text) if pair)
+        options, settings = _pairs(match.group("options")), _pairs(match.group("settings"))
         if host == "upstream" and match.group("provider") == SPATIAL and options:
             raise ConfigError(f"variant {spec!r}: upstream/spatial is upstream without a "
                               "provider; it takes no options")
-        return cls(host, match.group("provider"), options)
+        if host == "upstream" and settings:
+            raise ConfigError(f"variant {spec!r}: settings after '@' are our encoder's options; "
+                              "upstream takes none")
+        for key, _ in settings:
+            if key in SET_BY_AB:
+                raise ConfigError(f"variant {spec!r}: {key} is set by ab for every job, not by "
+                                  "a variant")
+        return cls(host, match.group("provider"), options, settings)
 
     @property
     def _provider_spec(self) -> str:
-        if not self.options:
-            return self.provider
-        return self.provider + ":" + ",".join(f"{key}={value}" for key, value in self.options)
+        spec = self.provider
+        if self.options:
+            spec += ":" + ",".join(f"{key}={value}" for key, value in self.options)
+        if self.settings:
+            spec += "@" + ",".join(f"{key}={value}" for key, value in self.settings)
+        return spec
 
     @property
     def spec(self) -> str:
@@ -61,8 +82,9 @@ class Variant:
 
     @property
     def label(self) -> str:
-        """A file-name-safe name: ``mrc-depth6``, ``upstream-spatial``."""
+        """A file-name-safe name: ``mrc-depth6``, ``spatial+rate_floor_bits24``, ``upstream-spatial``."""
         name = self.provider + "".join(f"-{key}{value}" for key, value in self.options)
+        name += "".join(f"+{key}{value}" for key, value in self.settings)
         return name if self.host == DEFAULT_HOST else f"{self.host}-{name}"
 
     def encoder_arguments(self) -> list[str]:
@@ -72,4 +94,6 @@ class Variant:
         args = ["--context_provider", self.provider]
         for key, value in self.options:
             args += [f"--{self.provider}_{key}", value]
+        for key, value in self.settings:
+            args += [f"--{key}", value]
         return args

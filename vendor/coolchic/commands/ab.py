@@ -30,7 +30,9 @@ from coolchic.commands.running import StatusLine, guarded
 from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
 from coolchic.files import write_json
 from coolchic.errors import ConfigError
+from coolchic.plugins import host_plugin_manager
 from coolchic.presets import MIN_ITERATIONS, PRESETS
+from coolchic.settings import parse_settings
 
 PROG = "mrc-coolchic ab"
 HOST_PRESETS = {"ours": PRESETS, "upstream": tuple(upstream_host.PRESET_OPTIONS)}
@@ -146,6 +148,12 @@ def run(args) -> int:
     variants = [Variant.parse(args.a), Variant.parse(args.b)]
     if variants[0].label == variants[1].label:
         raise ConfigError(f"--a and --b are the same variant ({variants[0].spec})")
+    for variant in variants:
+        if variant.host == "ours":  # unknown options fail here, not in every job
+            try:
+                parse_settings(variant.encoder_arguments(), host_plugin_manager())
+            except ConfigError as error:
+                raise ConfigError(f"variant {variant.spec!r}: {error}") from None
     if args.workers < 1 or args.threads < 0 or args.jobs_per_gpu < 1:
         raise ConfigError("--workers and --jobs-per-gpu must be >= 1 and --threads >= 0")
     if args.scheduler and args.executor != "dask":
