@@ -99,7 +99,8 @@ def add_decoder_options(parser: configargparse.ArgumentParser) -> None:
     key("ups_preconcat_k_size", 7, "pre-concatenation kernel size, odd", int)
     group.add_argument(
         "--context_provider", default="spatial",
-        help="where the ARM context comes from: spatial (Cool-chic's own) or a plugin, e.g. mrc",
+        help="where the ARM context comes from: spatial (Cool-chic's own) or a plugin, e.g. mrc; "
+        "several joined by + compete in the warm-up (spatial+mrc:depth=2), the best is kept",
     )
 
 

@@ -25,7 +25,8 @@ from coolchic.bitstream.codec import (
 )
 from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
-from coolchic.hooks import ProviderRegistry, build_provider
+from coolchic.competition import candidates
+from coolchic.hooks import ContextProvider, ProviderRegistry, build_provider
 from coolchic.imageio import psnr_8bit
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
@@ -54,18 +55,35 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def candidate_factory(settings: EncoderSettings, registry: ProviderRegistry, height: int,
-                      width: int, device: torch.device) -> Callable[[], CoolChic]:
+def candidate_factories(settings: EncoderSettings, registry: ProviderRegistry, height: int,
+                        width: int, device: torch.device) -> list[Callable[[], CoolChic]]:
     """What builds the encoder's freshly initialised models for an image of this size.
 
-    The provider is built (and checked) once, here; every candidate shares it.
+    One factory per context provider the settings name (several for a context
+    competition, ``coolchic.competition``). Each provider is built (and
+    checked) once, here; every candidate of that provider shares it.
     """
     arch = architecture_for(settings.decoder, height, width)
-    provider = build_provider(registry, settings.context_provider, provider_setup(arch),
-                              options=settings.options)
     gain = encoder_gain_for(settings.training.lmbda)
     floor = settings.training.rate_floor_bits
-    return lambda: CoolChic(arch, provider, encoder_gain=gain, rate_floor_bits=floor).to(device)
+
+    def factory(provider: ContextProvider) -> Callable[[], CoolChic]:
+        return lambda: CoolChic(arch, provider, encoder_gain=gain,
+                                rate_floor_bits=floor).to(device)
+
+    return [factory(build_provider(registry, candidate.name, provider_setup(arch),
+                                   options=candidate.provider_options(settings.options)))
+            for candidate in candidates(settings.context_provider)]
+
+
+def candidate_factory(settings: EncoderSettings, registry: ProviderRegistry, height: int,
+                      width: int, device: torch.device) -> Callable[[], CoolChic]:
+    """:func:`candidate_factories` for settings that name one provider."""
+    factories = candidate_factories(settings, registry, height, width, device)
+    if len(factories) != 1:
+        raise ConfigError(f"context_provider = {settings.context_provider}: this needs one "
+                          "provider, not a competition")
+    return factories[0]
 
 
 def train_model(
@@ -78,11 +96,15 @@ def train_model(
     device = resolve_device(settings.device)
     training = settings.training
     preset = make_preset(training.preset, training.lmbda, training.n_itr, training.start_lr)
-    make_candidate = candidate_factory(settings, registry, *target.shape[-2:], device)
+    factories = candidate_factories(settings, registry, *target.shape[-2:], device)
+    room = preset.warmup[0].candidates if preset.warmup else 1
+    if len(factories) > room:
+        raise ConfigError(f"context_provider = {settings.context_provider}: {len(factories)} "
+                          f"providers compete, but the warm-up trains {room} candidates")
     torch.manual_seed(training.seed)
     start = time.monotonic()
     target = target.to(device)
-    model, _ = Trainer(target, preset, progress, settings.cuda_graph).run(make_candidate)
+    model, _ = Trainer(target, preset, progress, settings.cuda_graph).run(factories)
     estimate = evaluate(model, target, training.lmbda)
     codes = quantize_networks(model, target, training.lmbda)
     generator = torch.Generator().manual_seed(training.seed)
@@ -133,6 +155,7 @@ def results_record(
         "seed": settings.training.seed,
         "rate_floor_bits": settings.training.rate_floor_bits,
         "context_provider": model.provider.name,
+        "context_candidates": [c.spec for c in candidates(settings.context_provider)],
         "provider_fields": model.provider.header_fields(),
         "architecture": model.arch.describe(),
         "psnr_db": evaluation.psnr_db,

@@ -18,6 +18,7 @@ from typing import Any
 import pluggy
 
 from coolchic.arm import CODER_FLOOR_BITS, RATE_FLOOR_BITS
+from coolchic.competition import candidates
 from coolchic.config import (
     DEFAULT_CONFIG,
     SHIPPED_CONFIGS,
@@ -111,6 +112,7 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
         raise ConfigError(f"rate_floor_bits = {values['rate_floor_bits']}: must be in "
                           f"1..{CODER_FLOOR_BITS} (the range coder charges at most "
                           f"{CODER_FLOOR_BITS} bits)")
+    candidates(values["context_provider"])  # a malformed competition fails here
     if values["threads"] < 0:
         raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})

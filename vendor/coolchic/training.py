@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +56,8 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+#: What builds candidates: one factory, or one per competing context provider.
+Factories = Callable[[], CoolChic] | Sequence[Callable[[], CoolChic]]
 
 
 @torch.no_grad()
@@ -144,36 +146,47 @@ class Trainer:
         model.eval()
         return best_eval
 
-    def warmup(self, make_candidate: Callable[[], CoolChic]) -> CoolChic:
+    def warmup(self, make_candidates: Factories) -> CoolChic:
         """Train several freshly initialised candidates, keep the best one.
 
-        Candidates are built in turn (so their initialisation follows the
-        random seed), trained for the first warm-up phase; the best ones
-        continue to the next phase.
+        Candidates are initialised in turn (so their initialisation follows
+        the random seed), trained for the first warm-up phase; the best ones
+        continue to the next phase. With several factories (a context
+        competition) candidate ``i`` comes from factory ``i mod K``; the
+        winner keeps its own provider.
         """
+        factories = [make_candidates] if callable(make_candidates) else list(make_candidates)
         phases = self.preset.warmup
         if not phases:
-            return make_candidate()
-        model = make_candidate()
-        pool: list[dict] = []
+            if len(factories) > 1:
+                raise ValueError("a context competition needs a warm-up")
+            return factories[0]()
+        models: list[CoolChic] = []  # one per factory, built when its first candidate comes
+        pool: list[tuple[CoolChic, dict]] = []
         for index in range(phases[0].candidates):
-            if index:
-                model.reset_parameters()
-            pool.append(model.snapshot())
+            k = index % len(factories)
+            if k == len(models):
+                models.append(factories[k]())
+            else:
+                models[k].reset_parameters()
+            pool.append((models[k], models[k].snapshot()))
         for number, warm in enumerate(phases, start=1):
             scored = []
-            for index, state in enumerate(pool[: warm.candidates]):
+            for index, (model, state) in enumerate(pool[: warm.candidates]):
                 model.restore(state)
                 stage = f"warm-up {number}/{len(phases)}, candidate {index + 1}/{warm.candidates}"
+                if len(factories) > 1:
+                    stage += f" ({model.provider.name})"
                 evaluation = self.train_phase(model, warm.phase, stage)
-                scored.append((evaluation.loss, index, model.snapshot()))
+                scored.append((evaluation.loss, index, model, model.snapshot()))
             scored.sort(key=lambda item: (item[0], item[1]))
-            pool = [state for _, _, state in scored]
-        model.restore(pool[0])
+            pool = [(model, state) for _, _, model, state in scored]
+        model, state = pool[0]
+        model.restore(state)
         return model
 
-    def run(self, make_candidate: Callable[[], CoolChic]) -> tuple[CoolChic, Evaluation]:
-        model = self.warmup(make_candidate)
+    def run(self, make_candidates: Factories) -> tuple[CoolChic, Evaluation]:
+        model = self.warmup(make_candidates)
         evaluation = evaluate(model, self.target, self.preset.lmbda)
         names = ["main", "final"] + [f"phase {i}" for i in range(3, len(self.preset.phases) + 1)]
         for phase, name in zip(self.preset.phases, names):

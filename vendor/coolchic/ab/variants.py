@@ -5,7 +5,8 @@ Written ``[HOST/]PROVIDER[:key=value,...][@setting=value,...]``. ``HOST``
 is ``ours`` (this package's encoder, the default) or ``upstream`` (genuine
 Cool-chic 5.0.1, patched with ``patches/coolchic-v5.0.1.patch``).
 ``upstream/spatial`` is upstream with no provider at all, so its files are
-unpatched upstream's. Provider options become ``--PROVIDER_key value``;
+unpatched upstream's. A context competition (``spatial+mrc:depth=2``,
+``coolchic.competition``) is one variant of our host, passed whole. Provider options become ``--PROVIDER_key value``;
 settings after ``@`` are our encoder's own options, ``--setting value``
 (``spatial@rate_floor_bits=24``), for our host only.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from coolchic.competition import SEPARATOR, candidates
 from coolchic.errors import ConfigError
 
 HOSTS = ("ours", "upstream")
@@ -37,6 +39,14 @@ def _pairs(text: str | None) -> tuple[tuple[str, str], ...]:
     return tuple(tuple(pair.split("=", 1)) for pair in re.split(r"[:,]", text or "") if pair)
 
 
+def _checked_settings(spec: str, settings: tuple[tuple[str, str], ...]):
+    for key, _ in settings:
+        if key in SET_BY_AB:
+            raise ConfigError(f"variant {spec!r}: {key} is set by ab for every job, not by a "
+                              "variant")
+    return settings
+
+
 @dataclass(frozen=True)
 class Variant:
     host: str
@@ -46,6 +56,19 @@ class Variant:
 
     @classmethod
     def parse(cls, spec: str) -> Variant:
+        head, at, settings_text = spec.partition("@")
+        host, _, body = head.rpartition("/")
+        if SEPARATOR in body:  # a context competition: its spec goes to the encoder whole
+            if (host or DEFAULT_HOST) != DEFAULT_HOST:
+                raise ConfigError(f"variant {spec!r}: a context competition runs in our host only")
+            try:
+                candidates(body)
+            except ConfigError as error:
+                raise ConfigError(f"variant {spec!r}: {error}") from None
+            if at and not re.fullmatch(rf"{_PAIR}(?:,{_PAIR})*", settings_text):
+                raise ConfigError(f"variant {spec!r}: expected @setting=value,... after the "
+                                  "candidates")
+            return cls(DEFAULT_HOST, body, (), _checked_settings(spec, _pairs(settings_text)))
         match = _SPEC.match(spec)
         if not match:
             raise ConfigError(
@@ -60,11 +83,7 @@ class Variant:
         if host == "upstream" and settings:
             raise ConfigError(f"variant {spec!r}: settings after '@' are our encoder's options; "
                               "upstream takes none")
-        for key, _ in settings:
-            if key in SET_BY_AB:
-                raise ConfigError(f"variant {spec!r}: {key} is set by ab for every job, not by "
-                                  "a variant")
-        return cls(host, match.group("provider"), options, settings)
+        return cls(host, match.group("provider"), options, _checked_settings(spec, settings))
 
     @property
     def _provider_spec(self) -> str:
@@ -82,8 +101,13 @@ class Variant:
 
     @property
     def label(self) -> str:
-        """A file-name-safe name: ``mrc-depth6``, ``spatial+rate_floor_bits24``, ``upstream-spatial``."""
-        name = self.provider + "".join(f"-{key}{value}" for key, value in self.options)
+        """A file-name-safe name: ``mrc-depth6``, ``spatial+rate_floor_bits24``, ``upstream-spatial``.
+
+        A competition's is its candidates' joined by ``_or_``: ``spatial_or_mrc-depth2``.
+        """
+        name = "_or_".join(part.replace(":", "-").replace("=", "").replace(",", "-")
+                           for part in self.provider.split(SEPARATOR))
+        name += "".join(f"-{key}{value}" for key, value in self.options)
         name += "".join(f"+{key}{value}" for key, value in self.settings)
         return name if self.host == DEFAULT_HOST else f"{self.host}-{name}"
 
