@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor
 
 from coolchic.bitstream.codec import DecodedImage, read_bitstream
-from coolchic.encoder import make_bitstream, results_record, train_model
 from coolchic.errors import ConfigError
 from coolchic.hooks import ProviderRegistry
 from coolchic.imageio import as_image
@@ -31,7 +30,9 @@ from coolchic.model import CoolChic
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.settings import EncoderSettings, parse_settings
 from coolchic.threads import torch_threads
-from coolchic.training import ProgressCallback
+
+if TYPE_CHECKING:
+    from coolchic.training import ProgressCallback
 
 __all__ = ["Encoded", "EncoderSettings", "decode", "encode", "encoder_settings"]
 
@@ -75,6 +76,10 @@ def encode(
     file's rate. With ``write=False`` only the model is trained and the rate
     is the estimate.
     """
+    # Imported here: the training stack (SOAP's library alone takes over a second to import)
+    # is not needed to decode, and a decode process starts without it.
+    from coolchic.encoder import make_bitstream, results_record, train_model
+
     target = as_image(image)
     settings = settings if settings is not None else encoder_settings()
     registry = registry if registry is not None else installed_providers()
