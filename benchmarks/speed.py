@@ -3,6 +3,7 @@
 
     python benchmarks/speed.py sizes IMAGE OUT.json [--sizes 256,512,1024,2048] [--n_itr 40]
     python benchmarks/speed.py load IMAGE OUT.json [--size 256] [--n_itr 200] [--threads 0,1]
+    python benchmarks/speed.py crop IMAGE OUT.png [--size 256]
 
 ``sizes`` encodes IMAGE resized and centre-cropped to each size (square), with
 the fast preset, and prints wall time, time per pixel and peak resident
@@ -11,7 +12,7 @@ and beside one busy process (a Python loop), for each thread count (``--threads`
 as the encoder takes it: 0 is every core), and prints the slowdowns under load and MRC over spatial.
 Each encode runs in its own process (``coolchic.ab.process.run_step``), so
 its wall time covers the whole encode and its peak memory is its own.
-Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
+``crop`` writes the square crop the other two encode. Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
 against upstream's: ``benchmarks/speed.sh``.
 """
 
@@ -104,7 +105,7 @@ def load(args: argparse.Namespace, scratch: Path) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("what", choices=("sizes", "load"))
+    parser.add_argument("what", choices=("sizes", "load", "crop"))
     parser.add_argument("image", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dec_cfg", default="hop")
@@ -116,6 +117,9 @@ def main(argv: list[str]) -> int:
     if not args.image.is_file():
         print(f"speed.py: {args.image}: no such image", file=sys.stderr)
         return 2
+    if args.what == "crop":
+        square_crop(args.image, args.size, args.out)
+        return 0
     args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.threads = [int(t) for t in args.threads.split(",")]

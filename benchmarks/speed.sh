@@ -19,8 +19,7 @@ out="${3:?give an output folder}"
 n_itr="${4:-2000}"
 sizes="${5:-256,512,1024,2048}"
 mkdir -p "$out/crop"
-python3 -c "import sys; sys.path.insert(0, '$here'); from speed import square_crop; \
-from pathlib import Path; square_crop(Path('$image'), 256, Path('$out/crop/$(basename "$image" .png).png'))"
+python3 "$here/speed.py" crop "$image" "$out/crop/$(basename "$image" .png).png" --size 256
 devices=(cpu)
 python3 -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' && devices+=(cuda)
 for device in "${devices[@]}"; do
