@@ -22,3 +22,11 @@ def coolchic_add_options(parser) -> None:
         help=f"MRC: how many coarser grids feed the ARM context (0..{MAX_DEPTH}; 0 is "
         "Cool-chic's own context). Used with context_provider = mrc.",
     )
+    parser.add_argument(
+        "--mrc_coarse",
+        type=int,
+        default=0,
+        help="MRC: how many of the N context positions go to coarser grids (0: the tables' "
+        "rule, N/4 rounded up but at least the depth; only for N = 6, 10, 14, 20, whose "
+        "tables are derived). Written in the header when not 0.",
+    )

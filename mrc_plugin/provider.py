@@ -46,9 +46,12 @@ class MRCProvider:
 
     name = "mrc"
 
-    def __init__(self, setup: ProviderSetup, depth: int) -> None:
+    def __init__(self, setup: ProviderSetup, depth: int, coarse: int = 0) -> None:
         if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
             raise ProviderError(f"mrc_depth = {depth}: must be an integer in 0..{MAX_DEPTH}")
+        if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse < 0:
+            raise ProviderError(f"mrc_coarse = {coarse}: must be 0 (the tables' rule) or a "
+                                "positive integer")
         if table(setup.n_contexts, 0) is None:
             sizes = ", ".join(str(n) for n in table_sizes())
             raise ProviderError(
@@ -56,23 +59,29 @@ class MRCProvider:
                 f"tables exist for {sizes}"
             )
         self.depth = depth
+        self.coarse = coarse
         self._causal: list[list[Offset]] = []
         self._coarse: list[list[CoarsePosition]] = []
         for grid in range(setup.n_grids):
-            row = table(setup.n_contexts, min(depth, setup.n_grids - 1 - grid))
+            try:
+                row = table(setup.n_contexts, min(depth, setup.n_grids - 1 - grid),
+                            coarse or None)
+            except ValueError as error:
+                raise ProviderError(f"mrc_coarse = {coarse}: {error}") from None
             self._causal.append([index_to_offset(i) for i in row[0]])
             self._coarse.append([(k, *index_to_offset(i)) for k in sorted(row) if k >= 1
                                  for i in row[k]])
 
     @classmethod
     def from_options(cls, setup: ProviderSetup, options: Mapping[str, Any]) -> MRCProvider:
-        return cls(setup, options.get("mrc_depth", DEFAULT_DEPTH))
+        return cls(setup, options.get("mrc_depth", DEFAULT_DEPTH), options.get("mrc_coarse", 0))
 
     @classmethod
     def from_header(cls, setup: ProviderSetup, fields: Mapping[str, int]) -> MRCProvider:
-        if set(fields) != {"depth"}:
-            raise ProviderError(f"mrc expects one header field, depth; found {sorted(fields)}")
-        return cls(setup, fields["depth"])
+        if set(fields) not in ({"depth"}, {"depth", "coarse"}):
+            raise ProviderError(f"mrc expects the header fields depth (and coarse); found "
+                                f"{sorted(fields)}")
+        return cls(setup, fields["depth"], fields.get("coarse", 0))
 
     def causal_offsets(self, grid: int) -> list[Offset]:
         return list(self._causal[grid])
@@ -81,4 +90,4 @@ class MRCProvider:
         return list(self._coarse[grid])
 
     def header_fields(self) -> dict[str, int]:
-        return {"depth": self.depth}
+        return {"depth": self.depth, **({"coarse": self.coarse} if self.coarse else {})}

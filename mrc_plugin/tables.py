@@ -54,13 +54,24 @@ def context_tables() -> dict[int, dict[int, Table]]:
     }
 
 
-def designed_table(n_contexts: int, depth: int) -> Table:
-    """Our table for a context size the paper has none for (see the module docstring)."""
+def designed_table(n_contexts: int, depth: int, n_coarse: int | None = None) -> Table:
+    """Our table for a context size the paper has none for (see the module docstring).
+
+    ``n_coarse`` overrides the rule's count of coarse positions (``depth`` to
+    ``N - 2``, at most the first coarser grid's 14 ranked positions plus one
+    per deeper grid); it is ignored at depth 0.
+    """
     depth = min(depth, n_contexts - MIN_CAUSAL)
     if depth == 0:
         n_coarse = 0
-    else:
+    elif n_coarse is None:
         n_coarse = max(math.ceil(n_contexts / 4), depth)
+    else:
+        ranked = len(_data()["level1_priority"]["order"])
+        if not depth <= n_coarse <= min(n_contexts - MIN_CAUSAL, ranked + depth - 1):
+            raise ValueError(f"{n_coarse} coarse positions at depth {depth} for N = "
+                             f"{n_contexts}: must be {depth}.."
+                             f"{min(n_contexts - MIN_CAUSAL, ranked + depth - 1)}")
     causal = _data()["v5_priority"]["order"][: n_contexts - n_coarse]
     row: Table = {0: tuple(causal)}  # priority order: depth 0 is v5's spatial context
     if depth:
@@ -74,12 +85,18 @@ def table_sizes() -> list[int]:
     return sorted([*context_tables(), *DESIGNED_SIZES])
 
 
-def table(n_contexts: int, depth: int) -> Table | None:
-    """The table for N contexts at ``depth``, or None if there is none."""
+def table(n_contexts: int, depth: int, n_coarse: int | None = None) -> Table | None:
+    """The table for N contexts at ``depth``, or None if there is none.
+
+    ``n_coarse`` (designed sizes only) overrides the rule's coarse count.
+    """
     if n_contexts in context_tables():
+        if n_coarse is not None:
+            raise ValueError(f"N = {n_contexts} uses the paper's tables, whose coarse count "
+                             "is fixed")
         return context_tables()[n_contexts][depth]
     if n_contexts in DESIGNED_SIZES:
-        return designed_table(n_contexts, depth)
+        return designed_table(n_contexts, depth, n_coarse)
     return None
 
 

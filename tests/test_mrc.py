@@ -126,8 +126,34 @@ def test_header_fields_round_trip():
     again = MRCProvider.from_header(setup, provider.header_fields())
     assert [again.causal_offsets(g) for g in range(7)] == [
         provider.causal_offsets(g) for g in range(7)]
-    with pytest.raises(ProviderError, match="one header field"):
+    with pytest.raises(ProviderError, match="header fields depth"):
         MRCProvider.from_header(setup, {"depth": 4, "extra": 1})
+
+
+def test_coarse_count_gives_causal_positions_back():
+    """mrc_coarse: N = 14 at depth 2 with 2 coarse values keeps 12 causal positions."""
+    assert designed_table(14, 2, 2) == {0: spatial_offsets_indices(12), 1: (40,), 2: (40,)}
+    assert designed_table(14, 2, 5) == {0: spatial_offsets_indices(9), 1: (40, 41, 49, 39),
+                                        2: (40,)}
+    assert designed_table(14, 2, None) == designed_table(14, 2)  # the rule: 4 coarse
+    assert designed_table(14, 0, 3) == designed_table(14, 0)  # depth 0 has none
+    for bad in (1, 13):
+        with pytest.raises(ValueError, match="must be 2..12"):
+            designed_table(14, 2, bad)
+    setup = setup_for(14)
+    provider = MRCProvider.from_options(setup, {"mrc_depth": 2, "mrc_coarse": 2})
+    assert provider.header_fields() == {"depth": 2, "coarse": 2}
+    assert len(provider.causal_offsets(0)) == 12 and len(provider.coarse_positions(0)) == 2
+    again = MRCProvider.from_header(setup, provider.header_fields())
+    assert [again.coarse_positions(g) for g in range(7)] == [
+        provider.coarse_positions(g) for g in range(7)]
+    assert MRCProvider.from_options(setup, {"mrc_depth": 2}).header_fields() == {"depth": 2}
+    with pytest.raises(ProviderError, match="mrc_coarse = 1: 1 coarse positions at depth 2"):
+        MRCProvider(setup, 2, 1)
+    with pytest.raises(ProviderError, match="paper's tables"):
+        MRCProvider(setup_for(32), 2, 4)
+    with pytest.raises(ProviderError, match="mrc_coarse = -1"):
+        MRCProvider(setup, 2, -1)
 
 
 def _model(registry, depth, height=40, width=56):
@@ -245,10 +271,14 @@ def test_plugin_imports_only_the_contract_and_torch():
                     assert name == "coolchic.hooks", (path.name, name)
 
 
-def test_v5_context_size_with_stabiliser_round_trip(registry):
+@pytest.mark.parametrize("depth, coarse", [(6, 0), (2, 2)])
+def test_v5_context_size_with_stabiliser_round_trip(registry, depth, coarse):
     target = demo_image(32, 40, seed=8)
-    options = _settings(arm="14,2/stabiliser", context_provider="mrc", mrc_depth=6)
+    options = _settings(arm="14,2/stabiliser", context_provider="mrc", mrc_depth=depth,
+                        mrc_coarse=coarse)
     encoded = train_model(target, options, registry)
+    assert encoded.model.provider.header_fields() == (
+        {"depth": depth, **({"coarse": coarse} if coarse else {})})
     assert encoded.model.arch.n_contexts == 14 and encoded.model.arch.arm_stabiliser
     data = write_bitstream(encoded.model, encoded.codes)
     expected = reconstruct(encoded.model, integer_latents(encoded.model))
