@@ -92,6 +92,26 @@ def test_rate_floor_sets_what_a_far_latent_costs_in_training():
     assert results_record(encoded, _settings(rate_floor_bits=24), "x")["rate_floor_bits"] == 24
 
 
+@pytest.mark.parametrize("flows", [True, False])
+def test_coarse_gradient_decides_whether_the_rate_trains_the_upsampling(flows):
+    """--coarse_gradient off: MRC's coarse values are constants for the rate."""
+    registry = collect_providers(host_plugin_manager())
+    settings = _settings(dec_cfg="hop", context_provider="mrc",
+                         coarse_gradient="on" if flows else "off")
+    assert settings.training.coarse_gradient is flows
+    torch.manual_seed(0)
+    model = candidate_factory(settings, registry, 32, 32, torch.device("cpu"))()
+    with torch.no_grad():
+        for grid in model.latents:
+            grid.normal_(0.0, 0.5)
+    model.train()
+    model().rate_bits.sum().backward()
+    reached = sum(float(t.weight.grad.abs().sum()) for t in model.upsampling.tconvs
+                  if t.weight.grad is not None)
+    assert (reached > 0) is flows
+    assert float(model.arm.mlp[-1].weight.grad.abs().sum()) > 0  # the ARM trains either way
+
+
 def test_network_quantization_steps_are_powers_of_two():
     target = demo_image(32, 32, seed=5)
     registry = collect_providers(host_plugin_manager(autoload=False))

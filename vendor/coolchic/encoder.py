@@ -66,10 +66,11 @@ def candidate_factories(settings: EncoderSettings, registry: ProviderRegistry, h
     arch = architecture_for(settings.decoder, height, width)
     gain = encoder_gain_for(settings.training.lmbda)
     floor = settings.training.rate_floor_bits
+    coarse_gradient = settings.training.coarse_gradient
 
     def factory(provider: ContextProvider) -> Callable[[], CoolChic]:
-        return lambda: CoolChic(arch, provider, encoder_gain=gain,
-                                rate_floor_bits=floor).to(device)
+        return lambda: CoolChic(arch, provider, encoder_gain=gain, rate_floor_bits=floor,
+                                coarse_gradient=coarse_gradient).to(device)
 
     return [factory(build_provider(registry, candidate.name, provider_setup(arch),
                                    options=candidate.provider_options(settings.options)))
@@ -154,6 +155,7 @@ def results_record(
         "preset": settings.training.preset,
         "seed": settings.training.seed,
         "rate_floor_bits": settings.training.rate_floor_bits,
+        "coarse_gradient": settings.training.coarse_gradient,
         "context_provider": model.provider.name,
         "context_candidates": [c.spec for c in candidates(settings.context_provider)],
         "provider_fields": model.provider.header_fields(),

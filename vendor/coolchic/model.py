@@ -88,7 +88,7 @@ def provider_setup(arch: Architecture) -> ProviderSetup:
 
 class CoolChic(nn.Module):
     def __init__(self, arch: Architecture, provider: ContextProvider, encoder_gain: float = 16.0,
-                 rate_floor_bits: int = RATE_FLOOR_BITS):
+                 rate_floor_bits: int = RATE_FLOOR_BITS, coarse_gradient: bool = True):
         super().__init__()
         check_provider(provider, provider_setup(arch))
         self.arch = arch
@@ -96,6 +96,9 @@ class CoolChic(nn.Module):
         self.encoder_gain = encoder_gain
         #: The most bits the rate estimate charges one latent (training, RDOQ); not sent.
         self.rate_floor_bits = rate_floor_bits
+        #: Whether the rate's gradient flows back through the coarse values of the contexts
+        #: (into the upsampling and the coarser latents); training only, not sent.
+        self.coarse_gradient = coarse_gradient
         # Every coded grid, in coded order (latents and hyperlatents interleaved).
         self.latents = nn.ParameterList(
             nn.Parameter(torch.zeros(1, 1, h, w)) for h, w in arch.coded_shapes
@@ -174,6 +177,8 @@ class CoolChic(nn.Module):
 
         ``coarse_states`` are those of the latent pyramid (indexed by level).
         """
+        if not self.coarse_gradient:
+            coarse_states = [None if s is None else s.detach() for s in coarse_states]
         parts = [
             self.grid_context(k, grids[k], None if j is None else coarse_states[j])
             for k, j in enumerate(self.levels)

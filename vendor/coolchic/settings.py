@@ -60,6 +60,8 @@ class TrainingSettings:
     seed: int
     #: The most bits the training rate charges one latent (Cool-chic: 16; the coder: 24).
     rate_floor_bits: int
+    #: Whether the rate's gradient flows back through a provider's coarse context values.
+    coarse_gradient: bool
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help=f"the most bits the training rate charges one latent (default "
                           f"{RATE_FLOOR_BITS}, as Cool-chic; {CODER_FLOOR_BITS}: what the range "
                           "coder can charge, a departure from upstream's loss)")
+    training.add_argument("--coarse_gradient", choices=("on", "off"), default="on",
+                          help="with a provider that reads coarser grids (e.g. mrc): on "
+                          "(default), the rate trains the upsampling and the coarser latents "
+                          "through those values too; off, they are constants for the rate")
     training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     training.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
@@ -116,7 +122,9 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     if values["threads"] < 0:
         raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
-    training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
+    training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)
+                                   if f.name != "coarse_gradient"},
+                                coarse_gradient=values["coarse_gradient"] == "on")
     return EncoderSettings(decoder, training, values["context_provider"], values,
                            values["device"], values["threads"], values["cuda_graph"] == "on")
 
