@@ -10,6 +10,7 @@ import torch
 
 from coolchic.cli import main
 from coolchic.encoder import candidate_factory, results_record, train_model
+from coolchic.errors import ConfigError
 from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image
 from coolchic.plugins import host_plugin_manager
@@ -90,6 +91,18 @@ def test_rate_floor_sets_what_a_far_latent_costs_in_training():
     assert costs[16] == pytest.approx(16.0) and costs[24] > 20.0
     encoded = train_model(target, _settings(rate_floor_bits=24), registry)
     assert results_record(encoded, _settings(rate_floor_bits=24), "x")["rate_floor_bits"] == 24
+
+
+def test_on_off_options_take_on_or_off_in_a_config_file_too(tmp_path):
+    """``on``/``off`` keys become bools whether they come from the command line or a cfg file."""
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text("coarse_gradient = off\ncuda_graph = off\n")
+    settings = parse_settings(["--dec_cfg", str(cfg)], host_plugin_manager())
+    assert settings.training.coarse_gradient is False and settings.cuda_graph is False
+    assert parse_settings([], host_plugin_manager()).training.coarse_gradient is True
+    cfg.write_text("coarse_gradient = no\n")
+    with pytest.raises(ConfigError, match="coarse_gradient: 'no': must be on or off"):
+        parse_settings(["--dec_cfg", str(cfg)], host_plugin_manager())
 
 
 @pytest.mark.parametrize("flows", [True, False])

@@ -10,6 +10,7 @@ are. Plugins add their own keys through the ``coolchic_add_options`` hook.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -102,6 +103,20 @@ def add_decoder_options(parser: configargparse.ArgumentParser) -> None:
         help="where the ARM context comes from: spatial (Cool-chic's own) or a plugin, e.g. mrc; "
         "several joined by + compete in the warm-up (spatial+mrc:depth=2), the best is kept",
     )
+
+
+def on_off(value: str | bool) -> bool:
+    """An ``on``/``off`` option's value as a bool (argparse ``type``; a bool passes as is)."""
+    if isinstance(value, bool):
+        return value
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"{value!r}: must be on or off")
+    return value == "on"
+
+
+def on_off_text(value: bool) -> str:
+    """The command-line spelling of an ``on``/``off`` option's value."""
+    return "on" if value else "off"
 
 
 def check_positive(value: float, name: str) -> None:

@@ -24,6 +24,7 @@ from coolchic.config import (
     SHIPPED_CONFIGS,
     OneLineParser,
     add_decoder_options,
+    on_off,
     resolve_shipped_configs,
 )
 from coolchic.errors import ConfigError
@@ -95,7 +96,7 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help=f"the most bits the training rate charges one latent (default "
                           f"{RATE_FLOOR_BITS}, as Cool-chic; {CODER_FLOOR_BITS}: what the range "
                           "coder can charge, a departure from upstream's loss)")
-    training.add_argument("--coarse_gradient", choices=("on", "off"), default="on",
+    training.add_argument("--coarse_gradient", type=on_off, metavar="on|off", default=True,
                           help="with a provider that reads coarser grids (e.g. mrc): on "
                           "(default), the rate trains the upsampling and the coarser latents "
                           "through those values too; off, they are constants for the rate")
@@ -104,7 +105,7 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
                           "other work; 0: torch's default, every core, faster alone but many "
                           "times slower beside another busy process)")
-    training.add_argument("--cuda_graph", choices=("on", "off"), default="on",
+    training.add_argument("--cuda_graph", type=on_off, metavar="on|off", default=True,
                           help="on a GPU, record each phase's training step once into a CUDA "
                           "graph and replay it (default on: several times faster; off: launch "
                           "every operator from Python)")
@@ -122,11 +123,9 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     if values["threads"] < 0:
         raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
-    training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)
-                                   if f.name != "coarse_gradient"},
-                                coarse_gradient=values["coarse_gradient"] == "on")
+    training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,
-                           values["device"], values["threads"], values["cuda_graph"] == "on")
+                           values["device"], values["threads"], values["cuda_graph"])
 
 
 def encoder_parser(manager: pluggy.PluginManager, prog: str = "coolchic settings") -> OneLineParser:

@@ -22,6 +22,7 @@ from coolchic import __version__
 from coolchic.ab.process import JobError, run_step
 from coolchic.ab.upstream import PRESET_OPTIONS, UpstreamHost, decode_time, read_results_tsv
 from coolchic.ab.variants import Variant
+from coolchic.config import on_off_text
 from coolchic.files import write_json
 from coolchic.imageio import load_image, psnr_8bit
 
@@ -105,7 +106,7 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
          "--results", str(job.workdir / "encode.json"), "--dec_cfg", str(job.dec_cfg),
          "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
          "--seed", str(job.seed), "--device", job.device, "--threads", str(threads), "--quiet",
-         "--cuda_graph", "on" if job.cuda_graph else "off", *job.variant.encoder_arguments()],
+         "--cuda_graph", on_off_text(job.cuda_graph), *job.variant.encoder_arguments()],
         f"encode of {job.name}",
     )
     decode = run_step(

@@ -27,7 +27,7 @@ from coolchic.ab.report import compressai_json, plot_rd, summary, write_table
 from coolchic.ab.upstream import UpstreamHost
 from coolchic.ab.variants import Variant
 from coolchic.commands.running import StatusLine, guarded
-from coolchic.config import SHIPPED_CONFIGS, resolve_config_path
+from coolchic.config import SHIPPED_CONFIGS, on_off, resolve_config_path
 from coolchic.files import write_json
 from coolchic.errors import ConfigError
 from coolchic.plugins import host_plugin_manager
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch threads per job (0: cores / workers)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    parser.add_argument("--cuda_graph", choices=("on", "off"), default="on",
+    parser.add_argument("--cuda_graph", type=on_off, metavar="on|off", default=True,
                         help="our host on a GPU: replay training steps from a CUDA graph "
                         "(default on; off is part of the jobs' key)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -177,7 +177,7 @@ def run(args) -> int:
     jobs = [
         Job(variant, image, lmbda, args.n_itr, args.preset, configs[variant.host], args.seed,
             args.device, out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}",
-            upstream if variant.host == "upstream" else None, args.cuda_graph == "on")
+            upstream if variant.host == "upstream" else None, args.cuda_graph)
         for image in images for lmbda in lambdas for variant in variants
     ]
     records = {job: job.finished_record() for job in jobs}
