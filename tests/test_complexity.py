@@ -164,3 +164,28 @@ def test_mrc_on_upstream_v5_context_sizes_costs_the_same(arm, registry):
         options = options_for("--arm", arm, "--context_provider", "mrc", "--mrc_depth", str(depth))
         counted, reference = check_unchanged(options, "spatial", registry, 40, 56)
         assert counted.per_module == reference.per_module
+
+
+def test_cli_counts_every_candidate_of_a_competition(monkeypatch, capsys):
+    """A competition's decoder is one of its candidates: each is counted, all must agree."""
+    assert main(["complexity", "--dec_cfg", "hop", "--height", "32", "--width", "48",
+                 "--context_provider", "spatial+mrc:depth=2", "--compare-with",
+                 "mrc:depth=6"]) == 0
+    assert "identical: spatial+mrc:depth=2 and mrc:depth=6" in capsys.readouterr().out
+
+    class Plugin:
+        @hookimpl
+        def coolchic_register_context_providers(self, register):
+            register("wide", _WideProvider)
+
+    def manager_with_wide(autoload=None):
+        manager = host_plugin_manager(autoload)
+        manager.register(Plugin())
+        return manager
+
+    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", manager_with_wide)
+    code = main(["complexity", "--dec_cfg", "lop", "--context_provider", "spatial+wide",
+                 "--height", "32", "--width", "32"])
+    assert code == 1
+    assert "complexity differs: arm: provider 'wide' changes the ARM input" in \
+        capsys.readouterr().out

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from coolchic.architecture import architecture_for
 from coolchic.commands.running import guarded
+from coolchic.competition import candidates
 from coolchic.complexity import Complexity, ComplexityMismatch, compare, count_macs
 from coolchic.config import OneLineParser, resolve_shipped_configs
 from coolchic.errors import ConfigError
@@ -44,14 +45,28 @@ def decoder_complexity(
     settings: EncoderSettings, registry: ProviderRegistry, height: int, width: int,
     provider: str | None = None,
 ) -> Complexity:
-    """MAC/pixel of the decoder the settings describe (with ``provider``, if given)."""
+    """MAC/pixel of the decoder the settings describe (with ``provider``, if given).
+
+    ``provider`` is a ``context_provider`` value: a competition's candidates are
+    each counted, and must all cost the same, as the decoder is one of them.
+    """
     arch = architecture_for(settings.decoder, height, width)
-    name = provider or settings.context_provider
-    try:
-        built = build_provider(registry, name, provider_setup(arch), options=settings.options)
-    except ContextSizeError as error:
-        raise ComplexityMismatch(f"arm: provider {name!r} changes the ARM input: {error}") from None
-    return count_macs(CoolChic(arch, built))
+    spec = provider or settings.context_provider
+    counted = {}
+    for candidate in candidates(spec):
+        try:
+            built = build_provider(registry, candidate.name, provider_setup(arch),
+                                   options=candidate.provider_options(settings.options))
+        except ContextSizeError as error:
+            raise ComplexityMismatch(f"arm: provider {candidate.spec!r} changes the ARM input: "
+                                     f"{error}") from None
+        counted[candidate.spec] = count_macs(CoolChic(arch, built))
+    (first, complexity), *others = counted.items()
+    for name, other in others:
+        differences = compare(first, complexity, name, other)
+        if differences:
+            raise ComplexityMismatch(f"the candidates of {spec} differ: " + "; ".join(differences))
+    return complexity
 
 
 def check_unchanged(
@@ -78,17 +93,17 @@ def run(argv: Sequence[str]) -> int:
     registry = collect_providers(manager)
     settings = settings_from_args(args, ignore=COMMAND_OPTIONS)
     main_name = settings.context_provider
-    if args.compare_with:
-        try:
+    try:
+        if args.compare_with:
             counted, reference = check_unchanged(
                 settings, args.compare_with, registry, args.height, args.width
             )
-        except ComplexityMismatch as error:
-            print(f"{PROG}: complexity differs: {error}")
-            return 1
-        columns = {main_name: counted, args.compare_with: reference}
-    else:
-        columns = {main_name: decoder_complexity(settings, registry, args.height, args.width)}
+            columns = {main_name: counted, args.compare_with: reference}
+        else:
+            columns = {main_name: decoder_complexity(settings, registry, args.height, args.width)}
+    except ComplexityMismatch as error:
+        print(f"{PROG}: complexity differs: {error}")
+        return 1
     if args.json:
         report = {
             name: {"total_mac_per_pixel": c.total_mac_per_pixel, "per_module": c.per_module,
