@@ -4,7 +4,7 @@
 ``context_provider = spatial+mrc:depth=2+mrc:depth=6`` names several
 candidates: each is a provider name with, optionally, its own options
 (``key=value`` pairs after ``:``, separated by ``,``; ``key`` stands for the
-option ``NAME_key``, as ``--mrc_depth``). The warm-up gives its candidates to
+option ``NAME_key``, as ``--mrc_depth``; ``:`` may separate pairs too). The warm-up gives its candidates to
 them in turn (with 5 candidates and 2 providers: 3 and 2), keeps the best as
 it always does, and the winner's provider is the one written in the header.
 The decoder needs nothing new, and the choice costs no bit beyond the
@@ -27,7 +27,7 @@ from coolchic.errors import ConfigError
 SEPARATOR = "+"
 _NAME = r"[a-z][a-z0-9_]*"
 _PAIR = rf"{_NAME}=[^:,=+@/\s]+"
-_CANDIDATE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<options>{_PAIR}(?:,{_PAIR})*))?$")
+_CANDIDATE = re.compile(rf"^(?P<name>{_NAME})(?::(?P<options>{_PAIR}(?:[:,]{_PAIR})*))?$")
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ def candidates(text: str) -> list[Candidate]:
                 f"context_provider = {text}: expected NAME or NAME:key=value,... joined by "
                 f"'{SEPARATOR}', e.g. spatial+mrc:depth=2")
         pairs = match.group("options") or ""
-        found.append(Candidate(match.group("name"),
-                               tuple(tuple(p.split("=", 1)) for p in pairs.split(",") if p)))
+        found.append(Candidate(match.group("name"), tuple(
+            tuple(p.split("=", 1)) for p in re.split("[:,]", pairs) if p)))
     specs = [candidate.spec for candidate in found]
     if len(set(specs)) != len(specs):
         raise ConfigError(f"context_provider = {text}: a candidate is named twice")

@@ -25,7 +25,6 @@ from coolchic.bitstream.codec import (
 )
 from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
-from coolchic.competition import candidates
 from coolchic.hooks import ContextProvider, ProviderRegistry, build_provider
 from coolchic.imageio import psnr_8bit
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
@@ -74,7 +73,7 @@ def candidate_factories(settings: EncoderSettings, registry: ProviderRegistry, h
 
     return [factory(build_provider(registry, candidate.name, provider_setup(arch),
                                    options=candidate.provider_options(settings.options)))
-            for candidate in candidates(settings.context_provider)]
+            for candidate in settings.context_candidates]
 
 
 def candidate_factory(settings: EncoderSettings, registry: ProviderRegistry, height: int,
@@ -157,7 +156,7 @@ def results_record(
         "rate_floor_bits": settings.training.rate_floor_bits,
         "coarse_gradient": settings.training.coarse_gradient,
         "context_provider": model.provider.name,
-        "context_candidates": [c.spec for c in candidates(settings.context_provider)],
+        "context_candidates": [c.spec for c in settings.context_candidates],
         "provider_fields": model.provider.header_fields(),
         "architecture": model.arch.describe(),
         "psnr_db": evaluation.psnr_db,

@@ -18,7 +18,7 @@ from typing import Any
 import pluggy
 
 from coolchic.arm import CODER_FLOOR_BITS, RATE_FLOOR_BITS
-from coolchic.competition import candidates
+from coolchic.competition import Candidate, candidates
 from coolchic.config import (
     DEFAULT_CONFIG,
     SHIPPED_CONFIGS,
@@ -76,6 +76,11 @@ class EncoderSettings:
     threads: int
     #: Replay each training step from a CUDA graph on a GPU (no effect on the CPU).
     cuda_graph: bool = True
+
+    @property
+    def context_candidates(self) -> tuple[Candidate, ...]:
+        """``context_provider`` parsed: one candidate, or several that compete in the warm-up."""
+        return tuple(candidates(self.context_provider))
 
 
 def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) -> None:

@@ -24,27 +24,25 @@ DEFAULT_HOST = "ours"
 #: The provider that is Cool-chic's own context (upstream: no provider at all).
 SPATIAL = "spatial"
 
-_NAME = r"[a-z][a-z0-9_]*"
-_PAIR = rf"{_NAME}=[^:,=/\s]+"
-_SPEC = re.compile(rf"^(?:(?P<host>{_NAME})/)?(?P<provider>{_NAME})"
-                   rf"(?::(?P<options>{_PAIR}(?:[:,]{_PAIR})*))?"
-                   rf"(?:@(?P<settings>{_PAIR}(?:,{_PAIR})*))?$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_SETTINGS = re.compile(r"[a-z][a-z0-9_]*=[^:,=/@\s]+(?:,[a-z][a-z0-9_]*=[^:,=/@\s]+)*")
 #: Encoder options that ``ab`` sets for every job: not a variant's to change.
 SET_BY_AB = ("lmbda", "n_itr", "preset", "seed", "device", "threads", "dec_cfg",
              "dec_cfg_residue", "context_provider", "cuda_graph", "quiet", "results", "workdir")
 _EXAMPLE = "e.g. spatial, mrc:depth=6, spatial@rate_floor_bits=24 or upstream/mrc:depth=6"
 
 
-def _pairs(text: str | None) -> tuple[tuple[str, str], ...]:
-    return tuple(tuple(pair.split("=", 1)) for pair in re.split(r"[:,]", text or "") if pair)
-
-
-def _checked_settings(spec: str, settings: tuple[tuple[str, str], ...]):
-    for key, _ in settings:
+def _settings(spec: str, text: str) -> tuple[tuple[str, str], ...]:
+    """The ``@setting=value,...`` part, refusing what ``ab`` sets itself."""
+    if not _SETTINGS.fullmatch(text):
+        raise ConfigError(f"variant {spec!r}: expected [HOST/]NAME[:key=value,...]"
+                          f"@setting=value,..., {_EXAMPLE}")
+    pairs = tuple(tuple(pair.split("=", 1)) for pair in text.split(","))
+    for key, _ in pairs:
         if key in SET_BY_AB:
             raise ConfigError(f"variant {spec!r}: {key} is set by ab for every job, not by a "
                               "variant")
-    return settings
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -57,33 +55,33 @@ class Variant:
     @classmethod
     def parse(cls, spec: str) -> Variant:
         head, at, settings_text = spec.partition("@")
-        host, _, body = head.rpartition("/")
-        if SEPARATOR in body:  # a context competition: its spec goes to the encoder whole
-            if (host or DEFAULT_HOST) != DEFAULT_HOST:
-                raise ConfigError(f"variant {spec!r}: a context competition runs in our host only")
-            try:
-                candidates(body)
-            except ConfigError as error:
+        host, slash, body = head.rpartition("/")
+        if slash and not _NAME.fullmatch(host):
+            raise ConfigError(f"variant {spec!r}: expected [HOST/]NAME or [HOST/]NAME:key=value,"
+                              f"..., {_EXAMPLE}")
+        host = host or DEFAULT_HOST
+        try:
+            found = candidates(body)  # the context_provider grammar, competitions included
+        except ConfigError as error:
+            if SEPARATOR in body:
                 raise ConfigError(f"variant {spec!r}: {error}") from None
-            if at and not re.fullmatch(rf"{_PAIR}(?:,{_PAIR})*", settings_text):
-                raise ConfigError(f"variant {spec!r}: expected @setting=value,... after the "
-                                  "candidates")
-            return cls(DEFAULT_HOST, body, (), _checked_settings(spec, _pairs(settings_text)))
-        match = _SPEC.match(spec)
-        if not match:
-            raise ConfigError(
-                f"variant {spec!r}: expected [HOST/]NAME or [HOST/]NAME:key=value,..., {_EXAMPLE}")
-        host = match.group("host") or DEFAULT_HOST
+            raise ConfigError(f"variant {spec!r}: expected [HOST/]NAME or [HOST/]NAME:key="
+                              f"value,..., {_EXAMPLE}") from None
         if host not in HOSTS:
             raise ConfigError(f"variant {spec!r}: unknown host {host!r}; hosts: {', '.join(HOSTS)}")
-        options, settings = _pairs(match.group("options")), _pairs(match.group("settings"))
-        if host == "upstream" and match.group("provider") == SPATIAL and options:
-            raise ConfigError(f"variant {spec!r}: upstream/spatial is upstream without a "
-                              "provider; it takes no options")
+        settings = _settings(spec, settings_text) if at else ()
         if host == "upstream" and settings:
             raise ConfigError(f"variant {spec!r}: settings after '@' are our encoder's options; "
                               "upstream takes none")
-        return cls(host, match.group("provider"), options, _checked_settings(spec, settings))
+        if len(found) > 1:  # a context competition: its spec goes to the encoder whole
+            if host != DEFAULT_HOST:
+                raise ConfigError(f"variant {spec!r}: a context competition runs in our host only")
+            return cls(host, SEPARATOR.join(c.spec for c in found), (), settings)
+        (single,) = found
+        if host == "upstream" and single.name == SPATIAL and single.options:
+            raise ConfigError(f"variant {spec!r}: upstream/spatial is upstream without a "
+                              "provider; it takes no options")
+        return cls(host, single.name, single.options, settings)
 
     @property
     def _provider_spec(self) -> str:
