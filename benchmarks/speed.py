@@ -3,6 +3,7 @@
 
     python benchmarks/speed.py sizes IMAGE OUT.json [--sizes 256,512,1024,2048] [--n_itr 40]
     python benchmarks/speed.py load IMAGE OUT.json [--size 256] [--n_itr 200] [--threads 0,1]
+    python benchmarks/speed.py memory IMAGE OUT.json [--sizes 256,768] [--n_itr 200] [--repeats 2]
     python benchmarks/speed.py crop IMAGE OUT.png [--size 256]
 
 ``sizes`` encodes IMAGE resized and centre-cropped to each size (square), with
@@ -12,6 +13,9 @@ and beside one busy process (a Python loop), for each thread count (``--threads`
 as the encoder takes it: 0 is every core), and prints the slowdowns under load and MRC over spatial.
 Each encode runs in its own process (``coolchic.ab.process.run_step``), so
 its wall time covers the whole encode and its peak memory is its own.
+``memory`` encodes a square crop of each size with ``--keep_memory on`` and
+``off`` (``coolchic.heap``), alternating, ``--repeats`` times each, and prints
+the time ratio, both peaks, and whether the two files are the same bytes.
 ``crop`` writes the square crop the other two encode. Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
 against upstream's: ``benchmarks/speed.sh``.
 """
@@ -48,9 +52,10 @@ def square_crop(source: Path, size: int, out: Path) -> Path:
     return out
 
 
-def encode(image: Path, workdir: Path, args: argparse.Namespace, *extra: str) -> dict:
+def encode(image: Path, workdir: Path, args: argparse.Namespace, *extra: str,
+           name: str = "out") -> dict:
     """One encode in a fresh process: wall time (s) and peak resident memory (MiB)."""
-    bitstream = workdir / "out.cool"
+    bitstream = workdir / f"{name}.cool"
     step = run_step(
         [sys.executable, "-m", "coolchic.cli", "encode", "-i", str(image), "-o", str(bitstream),
          "--dec_cfg", args.dec_cfg, "--preset", "fast", "--n_itr", str(args.n_itr),
@@ -103,9 +108,33 @@ def load(args: argparse.Namespace, scratch: Path) -> dict:
     return {"rows": rows, "busy_process": "one Python busy loop (one core)"}
 
 
+def memory(args: argparse.Namespace, scratch: Path) -> dict:
+    rows = []
+    print(f"{'size':>9} {'kept s':>8} {'freed s':>8} {'kept/freed':>10} {'kept MiB':>9} "
+          f"{'freed MiB':>9}  same file")
+    for size in args.sizes:
+        image = square_crop(args.image, size, scratch / f"{size}.png")
+        runs = {"on": [], "off": []}
+        for repeat in range(args.repeats):
+            for value in ("on", "off") if repeat % 2 == 0 else ("off", "on"):
+                runs[value].append(encode(image, scratch, args, "--keep_memory", value,
+                                          name=f"{size}-{value}"))
+        same = (scratch / f"{size}-on.cool").read_bytes() == (scratch / f"{size}-off.cool").read_bytes()
+        kept = sum(r["wall_s"] for r in runs["on"]) / args.repeats
+        freed = sum(r["wall_s"] for r in runs["off"]) / args.repeats
+        row = {"size": size, "kept_s": [r["wall_s"] for r in runs["on"]],
+               "freed_s": [r["wall_s"] for r in runs["off"]], "kept_over_freed": kept / freed,
+               "kept_peak_mib": max(r["peak_rss_mib"] for r in runs["on"]),
+               "freed_peak_mib": max(r["peak_rss_mib"] for r in runs["off"]), "same_file": same}
+        rows.append(row)
+        print(f"{size:>4}x{size:<4} {kept:8.1f} {freed:8.1f} {row['kept_over_freed']:10.3f} "
+              f"{row['kept_peak_mib']:9.0f} {row['freed_peak_mib']:9.0f}  {same}", flush=True)
+    return {"rows": rows, "repeats": args.repeats, "threads": 1}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("what", choices=("sizes", "load", "crop"))
+    parser.add_argument("what", choices=("sizes", "load", "memory", "crop"))
     parser.add_argument("image", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--dec_cfg", default="hop")
@@ -113,6 +142,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sizes", default="256,512,1024,2048")
     parser.add_argument("--threads", default="0,1")
     parser.add_argument("--size", type=int, default=256, help="load: side of the square crop")
+    parser.add_argument("--repeats", type=int, default=2, help="memory: encodes per setting")
     args = parser.parse_args(argv)
     if not args.image.is_file():
         print(f"speed.py: {args.image}: no such image", file=sys.stderr)
@@ -121,11 +151,13 @@ def main(argv: list[str]) -> int:
         square_crop(args.image, args.size, args.out)
         return 0
     args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
+    if args.what == "memory" and "--sizes" not in argv:
+        args.sizes = "256,768"
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.threads = [int(t) for t in args.threads.split(",")]
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     with tempfile.TemporaryDirectory(prefix="speed-") as scratch:
-        result = (sizes if args.what == "sizes" else load)(args, Path(scratch))
+        result = {"sizes": sizes, "load": load, "memory": memory}[args.what](args, Path(scratch))
     result |= {"what": args.what, "image": args.image.name, "dec_cfg": args.dec_cfg,
                **({"size": args.size} if args.what == "load" else {}),
                "preset": "fast", "n_itr": args.n_itr, "started": started,

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from coolchic.bitstream.codec import DecodedImage, read_bitstream
 from coolchic.errors import ConfigError
+from coolchic.heap import kept_heap
 from coolchic.hooks import ProviderRegistry
 from coolchic.imageio import as_image
 from coolchic.model import CoolChic
@@ -85,10 +86,10 @@ def encode(
     registry = registry if registry is not None else installed_providers()
     if name is None:
         name = str(image) if isinstance(image, (str, os.PathLike)) else f"<{type(image).__name__}>"
-    with torch_threads(settings.threads):
+    with torch_threads(settings.threads), kept_heap(settings.keep_memory) as kept:
         encoded = train_model(target, settings, registry, progress)
         written = make_bitstream(encoded, target, registry) if write else None
-    record = results_record(encoded, settings, name, written)
+    record = results_record(encoded, settings, name, written) | {"memory_kept": kept}
     return Encoded(bitstream=written.data if written else None,
                    image=written.decoded.image if written else None,
                    results=record, model=encoded.model)

@@ -76,6 +76,8 @@ class EncoderSettings:
     threads: int
     #: Replay each training step from a CUDA graph on a GPU (no effect on the CPU).
     cuda_graph: bool = True
+    #: Keep freed memory in the process for reuse while encoding (``coolchic.heap``).
+    keep_memory: bool = True
 
     @property
     def context_candidates(self) -> tuple[Candidate, ...]:
@@ -114,6 +116,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help="on a GPU, record each phase's training step once into a CUDA "
                           "graph and replay it (default on: several times faster; off: launch "
                           "every operator from Python)")
+    training.add_argument("--keep_memory", type=on_off, metavar="on|off", default=True,
+                          help="keep freed memory in the process for reuse while encoding (glibc; "
+                          "default on: no page faults on every iteration, about 2x faster on a "
+                          "768x512 image, peak memory about 30%% higher; the same file either way)")
     manager.hook.coolchic_add_options(parser=parser)
 
 
@@ -130,7 +136,8 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     decoder = DecoderSettings(**{f.name: values[f"{f.name}_residue"] for f in fields(DecoderSettings)})
     training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,
-                           values["device"], values["threads"], values["cuda_graph"])
+                           values["device"], values["threads"], values["cuda_graph"],
+                           values["keep_memory"])
 
 
 def encoder_parser(manager: pluggy.PluginManager, prog: str = "coolchic settings") -> OneLineParser:
