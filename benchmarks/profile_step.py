@@ -2,7 +2,7 @@
 """Where one training iteration of our encoder spends its time (torch.profiler).
 
     python benchmarks/profile_step.py IMAGE [--dec_cfg hop] [--context_provider spatial]
-        [--threads 1] [--steps 20] [--rows 15]
+        [--threads 1] [--keep_memory on] [--steps 20] [--rows 15]
 
 Builds the model an encode of IMAGE would train, runs a few warm-up
 iterations of the main phase (forward, RD loss, backward, gradient clipping,
@@ -18,6 +18,7 @@ whole encode: ``benchmarks/phases.py``.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 
@@ -26,6 +27,7 @@ from torch.nn.utils import clip_grad_norm_
 from torch.profiler import ProfilerActivity, profile, record_function
 
 from coolchic.encoder import candidate_factory
+from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
 from coolchic.model import QuantizerSetting
 from coolchic.optimizer import make_optimizer
@@ -67,15 +69,19 @@ def main(argv: list[str]) -> int:
             clip_grad_norm_(networks, GRADIENT_CLIP)
             optimizer.step()
 
-    for _ in range(5):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    per_step = (time.perf_counter() - start) / steps * 1000
-    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+    with kept_heap(settings.keep_memory):
+        for _ in range(5):
+            step()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        start = time.perf_counter()
         for _ in range(steps):
             step()
+        per_step = (time.perf_counter() - start) / steps * 1000
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+            for _ in range(steps):
+                step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     parts = ("forward", "backward", "optimizer")
     ops = dict.fromkeys(parts, 0)
     wall = dict.fromkeys(parts, 0.0)
@@ -95,7 +101,8 @@ def main(argv: list[str]) -> int:
             ops[parent.name] += 1
     print(f"{args.image}: {settings.context_provider}, {image.shape[-2]}x{image.shape[-1]}, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    print(f"{per_step:.1f} ms per iteration (mean of {steps}, unprofiled)")
+    print(f"{per_step:.1f} ms per iteration (mean of {steps}, unprofiled), {faults:.0f} page "
+          f"faults per iteration, peak {peak:.0f} MiB, keep_memory {settings.keep_memory}")
     print(f"{'part':>9} {'ms/itr':>7} {'operators/itr':>13} {'ms/itr outside operators':>25}")
     for part in parts:
         print(f"{part:>9} {wall[part] / steps / 1000:7.1f} {ops[part] / steps:13.0f} "
