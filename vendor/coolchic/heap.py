@@ -30,7 +30,7 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 DEFAULT_TRIM_THRESHOLD = 128 * 1024
 DEFAULT_MMAP_MAX = 65536
-_KEEP_EVERYTHING = 2**31 - 1  # mallopt takes an int
+_NEVER = -1  # M_TRIM_THRESHOLD = -1: no trimming at all (mallopt(3))
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,7 +67,7 @@ def kept_heap(enabled: bool = True) -> Iterator[bool]:
         yield False
         return
     _set(libc, M_MMAP_MAX, 0)
-    _set(libc, M_TRIM_THRESHOLD, _KEEP_EVERYTHING)
+    _set(libc, M_TRIM_THRESHOLD, _NEVER)
     try:
         yield True
     finally:
