@@ -105,15 +105,20 @@ class _WideProvider(ColocatedProvider):
             list(super().causal_offsets(grid)) + [(-4, -4)]
 
 
-def test_a_provider_changing_the_context_size_is_caught(capsys):
-    class Plugin:
-        @hookimpl
-        def coolchic_register_context_providers(self, register):
-            register("wide", _WideProvider)
+class _WidePlugin:
+    @hookimpl
+    def coolchic_register_context_providers(self, register):
+        register("wide", _WideProvider)
 
-    manager = host_plugin_manager()
-    manager.register(Plugin())
-    registry = collect_providers(manager)
+
+def _manager_with_wide(autoload=None):
+    manager = host_plugin_manager(autoload)
+    manager.register(_WidePlugin())
+    return manager
+
+
+def test_a_provider_changing_the_context_size_is_caught(capsys):
+    registry = collect_providers(_manager_with_wide())
     options = options_for("--dec_cfg", "lop", "--context_provider", "wide")
     with pytest.raises(ComplexityMismatch, match=r"^arm: provider 'wide' changes the ARM input"):
         check_unchanged(options, "spatial", registry, 32, 32)
@@ -140,17 +145,7 @@ def test_cli_reports_a_context_size_mrc_cannot_serve(capsys):
 
 
 def test_cli_exits_1_naming_the_module_for_a_broken_provider(monkeypatch, capsys):
-    class Plugin:
-        @hookimpl
-        def coolchic_register_context_providers(self, register):
-            register("wide", _WideProvider)
-
-    def manager_with_wide(autoload=None):
-        manager = host_plugin_manager(autoload)
-        manager.register(Plugin())
-        return manager
-
-    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", manager_with_wide)
+    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", _manager_with_wide)
     code = main(["complexity", "--dec_cfg", "lop", "--context_provider", "wide", "--height",
                  "32", "--width", "32", "--compare-with", "spatial"])
     assert code == 1
@@ -173,17 +168,7 @@ def test_cli_counts_every_candidate_of_a_competition(monkeypatch, capsys):
                  "mrc:depth=6"]) == 0
     assert "identical: spatial+mrc:depth=2 and mrc:depth=6" in capsys.readouterr().out
 
-    class Plugin:
-        @hookimpl
-        def coolchic_register_context_providers(self, register):
-            register("wide", _WideProvider)
-
-    def manager_with_wide(autoload=None):
-        manager = host_plugin_manager(autoload)
-        manager.register(Plugin())
-        return manager
-
-    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", manager_with_wide)
+    monkeypatch.setattr("coolchic.commands.complexity.host_plugin_manager", _manager_with_wide)
     code = main(["complexity", "--dec_cfg", "lop", "--context_provider", "spatial+wide",
                  "--height", "32", "--width", "32"])
     assert code == 1
