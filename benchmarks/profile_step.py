@@ -78,10 +78,10 @@ def main(argv: list[str]) -> int:
             step()
         per_step = (time.perf_counter() - start) / steps * 1000
         faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before profiling
         with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
             for _ in range(steps):
                 step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     parts = ("forward", "backward", "optimizer")
     ops = dict.fromkeys(parts, 0)
     wall = dict.fromkeys(parts, 0.0)
