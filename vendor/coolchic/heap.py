@@ -13,8 +13,9 @@ and freed memory stays there (``M_TRIM_THRESHOLD`` at its largest), so later
 iterations reuse it. The arithmetic is untouched: files are the same bytes.
 The cost is memory held until the block ends (the peak grows a little, as the
 heap may fragment); on leaving, glibc's defaults come back and
-``malloc_trim`` returns what is free. Elsewhere than glibc it does nothing
-and says so.
+``malloc_trim`` returns what is free (when the last of several encodes
+running in threads of one process leaves). Elsewhere than glibc it does
+nothing and says so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -59,18 +61,29 @@ def _set(libc: ctypes.CDLL, parameter: int, value: int) -> None:
         raise OSError(f"mallopt({parameter}, {value}) failed")
 
 
+_lock = threading.Lock()
+_holders = 0  # blocks inside kept_heap now, in any thread: the last one out restores
+
+
 @contextmanager
 def kept_heap(enabled: bool = True) -> Iterator[bool]:
     """Keep freed memory for reuse inside the block; yields whether it does."""
+    global _holders
     libc = _glibc() if enabled else None
     if libc is None:
         yield False
         return
-    _set(libc, M_MMAP_MAX, 0)
-    _set(libc, M_TRIM_THRESHOLD, _NEVER)
+    with _lock:
+        if _holders == 0:
+            _set(libc, M_MMAP_MAX, 0)
+            _set(libc, M_TRIM_THRESHOLD, _NEVER)
+        _holders += 1
     try:
         yield True
     finally:
-        _set(libc, M_MMAP_MAX, DEFAULT_MMAP_MAX)
-        _set(libc, M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                _set(libc, M_MMAP_MAX, DEFAULT_MMAP_MAX)
+                _set(libc, M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
