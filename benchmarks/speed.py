@@ -139,7 +139,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--dec_cfg", default="hop")
     parser.add_argument("--n_itr", type=int)
-    parser.add_argument("--sizes", default="256,512,1024,2048")
+    parser.add_argument("--sizes", help="sizes: default 256,512,1024,2048; memory: 256,768")
     parser.add_argument("--threads", default="0,1")
     parser.add_argument("--size", type=int, default=256, help="load: side of the square crop")
     parser.add_argument("--repeats", type=int, default=2, help="memory: encodes per setting")
@@ -151,8 +151,7 @@ def main(argv: list[str]) -> int:
         square_crop(args.image, args.size, args.out)
         return 0
     args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
-    if args.what == "memory" and "--sizes" not in argv:
-        args.sizes = "256,768"
+    args.sizes = args.sizes or ("256,768" if args.what == "memory" else "256,512,1024,2048")
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.threads = [int(t) for t in args.threads.split(",")]
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

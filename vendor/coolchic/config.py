@@ -105,10 +105,8 @@ def add_decoder_options(parser: configargparse.ArgumentParser) -> None:
     )
 
 
-def on_off(value: str | bool) -> bool:
-    """An ``on``/``off`` option's value as a bool (argparse ``type``; a bool passes as is)."""
-    if isinstance(value, bool):
-        return value
+def on_off(value: str) -> bool:
+    """An ``on``/``off`` option's value as a bool (an argparse ``type``)."""
     if value not in ("on", "off"):
         raise argparse.ArgumentTypeError(f"{value!r}: must be on or off")
     return value == "on"

@@ -9,10 +9,11 @@ activations in again, page by page, zeroed by the kernel: on a 768x512 image
 about 270 000 page faults per iteration, nearly half its time.
 
 Inside :func:`kept_heap` every block comes from the heap (``M_MMAP_MAX = 0``)
-and freed memory stays there (``M_TRIM_THRESHOLD`` at its largest), so later
-iterations reuse it. The arithmetic is untouched: files are the same bytes.
-The cost is memory held until the block ends (the peak grows a little, as the
-heap may fragment); on leaving, glibc's defaults come back and
+and freed memory stays there (``M_TRIM_THRESHOLD = -1``: never trimmed), so
+later iterations reuse it. The arithmetic is untouched: files are the same
+bytes. The cost is memory held until the block ends: the heap fragments, as
+torch asks for aligned blocks, and the peak grows (36% at 768x512, 63% at
+2048x2048, ``benchmarks/results/speed-cpu``); on leaving, glibc's defaults come back and
 ``malloc_trim`` returns what is free (when the last of several encodes
 running in threads of one process leaves). Elsewhere than glibc it does
 nothing and says so.

@@ -119,7 +119,7 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
     training.add_argument("--keep_memory", type=on_off, metavar="on|off", default=True,
                           help="keep freed memory in the process for reuse while encoding (glibc; "
                           "default on: no page faults on every iteration, about 2x faster on a "
-                          "768x512 image, peak memory about 30%% higher; the same file either way)")
+                          "768x512 image, peak memory a third to two thirds higher; the same file either way)")
     manager.hook.coolchic_add_options(parser=parser)
 
 

@@ -24,8 +24,10 @@ DEFAULT_HOST = "ours"
 #: The provider that is Cool-chic's own context (upstream: no provider at all).
 SPATIAL = "spatial"
 
-_NAME = re.compile(r"[a-z][a-z0-9_]*")
-_SETTINGS = re.compile(r"[a-z][a-z0-9_]*=[^:,=/@\s]+(?:,[a-z][a-z0-9_]*=[^:,=/@\s]+)*")
+_NAME_PATTERN = r"[a-z][a-z0-9_]*"
+_NAME = re.compile(_NAME_PATTERN)
+_SETTING = rf"{_NAME_PATTERN}=[^:,=/@\s]+"
+_SETTINGS = re.compile(rf"{_SETTING}(?:,{_SETTING})*")
 #: Encoder options that ``ab`` sets for every job: not a variant's to change.
 SET_BY_AB = ("lmbda", "n_itr", "preset", "seed", "device", "threads", "dec_cfg",
              "dec_cfg_residue", "context_provider", "cuda_graph", "quiet", "results", "workdir")
