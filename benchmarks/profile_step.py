@@ -3,6 +3,7 @@
 
     python benchmarks/profile_step.py IMAGE [--dec_cfg hop] [--context_provider spatial]
         [--threads 1] [--keep_memory on] [--steps 20] [--rows 15]
+        [--device cuda [--cuda_graph on|off]]
 
 Builds the model an encode of IMAGE would train, runs a few warm-up
 iterations of the main phase (forward, RD loss, backward, gradient clipping,
@@ -13,6 +14,12 @@ of operators per iteration in the forward, the backward and the optimizer
 input shapes (which say the module: ``[N, 20]`` rows are the ARM's,
 ``[1, 48, H, W]`` the synthesis's, ``[k, 1, h, w]`` the upsampling's). Phase by phase timings of a
 whole encode: ``benchmarks/phases.py``.
+
+On a CUDA device it runs the iterations as an encode does (``coolchic.step``:
+one CUDA graph per iteration unless ``--cuda_graph off``) and prints the wall
+time per iteration, the part of it spent in SOAP's eigenbasis refresh (timed
+with a synchronisation around each refresh), the kernels per iteration with
+their summed device time, and the kernels that take the most device time.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from torch.profiler import ProfilerActivity, profile, record_function
 
-from coolchic.encoder import candidate_factory
+from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
 from coolchic.model import QuantizerSetting
@@ -34,7 +41,7 @@ from coolchic.optimizer import make_optimizer
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.presets import make_preset
 from coolchic.settings import parse_settings
-from coolchic.step import GRADIENT_CLIP, rd_loss
+from coolchic.step import GRADIENT_CLIP, make_iteration, rd_loss
 
 
 def main(argv: list[str]) -> int:
@@ -47,6 +54,9 @@ def main(argv: list[str]) -> int:
     settings = parse_settings(["--dec_cfg", "hop", *encoder_options], host_plugin_manager())
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     image = load_image(args.image)
+    device = resolve_device(settings.device)
+    if device.type == "cuda":
+        return profile_cuda(args.image, settings, image.to(device), steps, rows)
     make_candidate = candidate_factory(settings, installed_providers(), *image.shape[-2:],
                                        torch.device("cpu"))
     training = settings.training
@@ -114,6 +124,77 @@ def main(argv: list[str]) -> int:
         shapes = ", ".join(str(list(s)) for s in event.input_shapes if s)
         print(f"{event.self_cpu_time_total / steps / 1000:11.2f} "
               f"{event.self_cpu_time_total / total:6.1%} {event.count / steps:9.1f}  "
+              f"{event.key} {shapes[:80]}")
+    return 0
+
+
+def profile_cuda(name: str, settings, target: torch.Tensor, steps: int, rows: int) -> int:
+    """The CUDA report: wall time, refresh time, kernels and their device time per iteration."""
+    device = target.device
+    training = settings.training
+    make_candidate = candidate_factory(settings, installed_providers(), *target.shape[-2:], device)
+    torch.manual_seed(training.seed)
+    model = make_candidate()
+    phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
+    networks = model.network_parameters()
+    optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)
+    iteration = make_iteration(model, target, training.lmbda, phase, optimizer, networks,
+                               settings.cuda_graph)
+    temperature = phase.scheduled(phase.softround_temperature, 0)
+    noise = phase.scheduled(phase.noise_parameter, 0)
+    for _ in range(12):  # the set-up step, the eager steps and the graph's recording
+        iteration(temperature, noise)
+    torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        iteration(temperature, noise)
+    torch.cuda.synchronize(device)
+    per_step = (time.perf_counter() - start) / steps * 1000
+    refresh_s = 0.0
+    soap = getattr(iteration, "soap", None)
+    if soap is not None:  # the refresh's share, each one fenced by synchronisations
+        plain_refresh = soap.refresh
+
+        def timed_refresh() -> None:
+            nonlocal refresh_s
+            torch.cuda.synchronize(device)
+            begin = time.perf_counter()
+            plain_refresh()
+            torch.cuda.synchronize(device)
+            refresh_s += time.perf_counter() - begin
+
+        soap.refresh = timed_refresh
+        for _ in range(steps):
+            iteration(temperature, noise)
+        soap.refresh = plain_refresh
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+                 record_shapes=True) as prof:
+        for _ in range(steps):
+            iteration(temperature, noise)
+        torch.cuda.synchronize(device)
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    device_ms = sum(e.time_range.elapsed_us() for e in kernels) / steps / 1000
+    print(f"{name}: {settings.context_provider}, {target.shape[-2]}x{target.shape[-1]}, "
+          f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
+          f"cuda_graph {settings.cuda_graph}")
+    print(f"{per_step:.2f} ms per iteration (mean of {steps}, unprofiled); SOAP refresh "
+          f"{refresh_s / steps * 1000:.2f} ms per iteration (synchronised); {len(kernels) / steps:.0f} "
+          f"kernels per iteration, {device_ms:.2f} ms of device time per iteration")
+    by_kernel: dict[str, list[float]] = {}
+    for e in kernels:
+        entry = by_kernel.setdefault(e.name, [0.0, 0])
+        entry[0] += e.time_range.elapsed_us()
+        entry[1] += 1
+    print(f"{'device ms/itr':>13} {'share':>6} {'calls/itr':>9}  kernel")
+    for kernel, (total, count) in sorted(by_kernel.items(), key=lambda kv: -kv[1][0])[:rows]:
+        print(f"{total / steps / 1000:13.3f} {total / steps / 1000 / max(device_ms, 1e-9):6.1%} "
+              f"{count / steps:9.1f}  {kernel[:110]}")
+    averages = [e for e in prof.key_averages(group_by_input_shape=True)
+                if e.key.startswith("aten::") and e.self_device_time_total > 0]
+    print(f"{'device ms/itr':>13} {'calls/itr':>9}  operator, input shapes (eager launches only)")
+    for event in sorted(averages, key=lambda e: -e.self_device_time_total)[:rows]:
+        shapes = ", ".join(str(list(s)) for s in event.input_shapes if s)
+        print(f"{event.self_device_time_total / steps / 1000:13.3f} {event.count / steps:9.1f}  "
               f"{event.key} {shapes[:80]}")
     return 0
 
