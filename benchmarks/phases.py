@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from coolchic.autotune import tuned_convolutions
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
 from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.imageio import load_image, psnr_8bit
@@ -47,6 +48,12 @@ def main(argv: list[str]) -> int:
     image = load_image(argv[0]).to(device)
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    with tuned_convolutions(settings.cudnn_benchmark, device):
+        encode_by_phase(settings, device, image)
+    return 0
+
+
+def encode_by_phase(settings, device: torch.device, image: torch.Tensor) -> None:
     training = settings.training
     lmbda = training.lmbda
     registry = installed_providers()
@@ -74,7 +81,6 @@ def main(argv: list[str]) -> int:
     psnr = psnr_8bit(decoded.image, image.cpu())
     print(f"{'file':<22} {1000 * (10 ** (-psnr / 10) + lmbda * bpp):9.4f} {psnr:9.3f} "
           f"{'':>10} {'':>9} {bpp:9.4f} {time.monotonic() - start:8.1f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import torch
 from torch.nn.utils import clip_grad_norm_
 from torch.profiler import ProfilerActivity, profile, record_function
 
+from coolchic.autotune import tuned_convolutions
 from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
@@ -56,7 +57,8 @@ def main(argv: list[str]) -> int:
     image = load_image(args.image)
     device = resolve_device(settings.device)
     if device.type == "cuda":
-        return profile_cuda(args.image, settings, image.to(device), steps, rows)
+        with tuned_convolutions(settings.cudnn_benchmark, device):
+            return profile_cuda(args.image, settings, image.to(device), steps, rows)
     make_candidate = candidate_factory(settings, installed_providers(), *image.shape[-2:],
                                        torch.device("cpu"))
     training = settings.training
@@ -176,7 +178,7 @@ def profile_cuda(name: str, settings, target: torch.Tensor, steps: int, rows: in
     device_ms = sum(e.time_range.elapsed_us() for e in kernels) / steps / 1000
     print(f"{name}: {settings.context_provider}, {target.shape[-2]}x{target.shape[-1]}, "
           f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}, "
-          f"cuda_graph {settings.cuda_graph}")
+          f"cuda_graph {settings.cuda_graph}, cudnn_benchmark {settings.cudnn_benchmark}")
     print(f"{per_step:.2f} ms per iteration (mean of {steps}, unprofiled); SOAP refresh "
           f"{refresh_s / steps * 1000:.2f} ms per iteration (synchronised); {len(kernels) / steps:.0f} "
           f"kernels per iteration, {device_ms:.2f} ms of device time per iteration")

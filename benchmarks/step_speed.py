@@ -2,7 +2,7 @@
 """Time per training iteration of our encoder, eager against CUDA-graph replay.
 
     python benchmarks/step_speed.py IMAGE [--steps 400] [--modes eager,graph] [--json OUT]
-        [--matmul_precision highest|high] [--cudnn_benchmark]
+        [--matmul_precision highest|high]
         [encoder options: --dec_cfg hop --device cuda ...]
 
 Builds the model an encode of IMAGE would train and runs ``--steps``
@@ -14,8 +14,8 @@ iteration between the first and the last evaluation (each evaluation reads a
 value back from the device, so those instants are synchronised), then the
 ratio graph / eager. ``graph`` needs CUDA; on the CPU only ``eager`` runs.
 ``--matmul_precision high`` lets float32 matrix products use TF32 (as
-upstream's compiled GPU encode sets it); ``--cudnn_benchmark`` lets cuDNN time
-its algorithms for each convolution shape and keep the fastest.
+upstream's compiled GPU encode sets it). The encoder's ``--cudnn_benchmark
+on|off`` (``coolchic.autotune``) applies as in an encode.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import time
 
 import torch
 
+from coolchic.autotune import tuned_convolutions
 from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.imageio import load_image
 from coolchic.plugins import host_plugin_manager, installed_providers
@@ -72,7 +73,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--modes", default="eager,graph")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--matmul_precision", choices=("highest", "high"), default="highest")
-    parser.add_argument("--cudnn_benchmark", action="store_true")
     args, encoder_options = parser.parse_known_args(argv)
     modes = args.modes.split(",")
     if args.steps < 200 or any(mode not in MODES for mode in modes):
@@ -86,11 +86,11 @@ def main(argv: list[str]) -> int:
         print("step_speed: graph mode needs CUDA (--device cuda)", file=sys.stderr)
         return 2
     torch.set_float32_matmul_precision(args.matmul_precision)
-    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     image = load_image(args.image)
-    results = [time_phase(settings, image, mode, args.steps) for mode in modes]
+    with tuned_convolutions(settings.cudnn_benchmark, resolve_device(settings.device)) as tuned:
+        results = [time_phase(settings, image, mode, args.steps) for mode in modes]
     for r in results:
-        r.update(matmul_precision=args.matmul_precision, cudnn_benchmark=args.cudnn_benchmark)
+        r.update(matmul_precision=args.matmul_precision, cudnn_benchmark=tuned)
     for r in results:
         print(f"{r['mode']:>5} {r['device']} {r['height']}x{r['width']} {r['provider']} "
               f"(matmul {r['matmul_precision']}, cudnn benchmark {r['cudnn_benchmark']}): "

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from coolchic.bitstream.codec import DecodedImage, read_bitstream
 from coolchic.errors import ConfigError
+from coolchic.autotune import tuned_convolutions
 from coolchic.heap import kept_heap
 from coolchic.hooks import ProviderRegistry
 from coolchic.imageio import as_image
@@ -79,17 +80,20 @@ def encode(
     """
     # Imported here: the training stack (SOAP's library alone takes over a second to import)
     # is not needed to decode, and a decode process starts without it.
-    from coolchic.encoder import make_bitstream, results_record, train_model
+    from coolchic.encoder import make_bitstream, resolve_device, results_record, train_model
 
     target = as_image(image)
     settings = settings if settings is not None else encoder_settings()
     registry = registry if registry is not None else installed_providers()
     if name is None:
         name = str(image) if isinstance(image, (str, os.PathLike)) else f"<{type(image).__name__}>"
-    with torch_threads(settings.threads), kept_heap(settings.keep_memory) as kept:
+    device = resolve_device(settings.device)
+    with (torch_threads(settings.threads), kept_heap(settings.keep_memory) as kept,
+          tuned_convolutions(settings.cudnn_benchmark, device) as tuned):
         encoded = train_model(target, settings, registry, progress)
         written = make_bitstream(encoded, target, registry) if write else None
-    record = results_record(encoded, settings, name, written) | {"memory_kept": kept}
+    record = results_record(encoded, settings, name, written) | {"memory_kept": kept,
+                                                                "cudnn_benchmark": tuned}
     return Encoded(bitstream=written.data if written else None,
                    image=written.decoded.image if written else None,
                    results=record, model=encoded.model)

@@ -24,9 +24,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from coolchic.switch import SharedSwitch
 
 # mallopt parameters and glibc's defaults for them (malloc.h, mallopt(3)).
 M_TRIM_THRESHOLD = -1
@@ -62,29 +63,28 @@ def _set(libc: ctypes.CDLL, parameter: int, value: int) -> None:
         raise OSError(f"mallopt({parameter}, {value}) failed")
 
 
-_lock = threading.Lock()
-_holders = 0  # blocks inside kept_heap now, in any thread: the last one out restores
+def _keep() -> None:
+    libc = _glibc()
+    _set(libc, M_MMAP_MAX, 0)
+    _set(libc, M_TRIM_THRESHOLD, _NEVER)
+
+
+def _release() -> None:
+    libc = _glibc()
+    _set(libc, M_MMAP_MAX, DEFAULT_MMAP_MAX)
+    _set(libc, M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
+    libc.malloc_trim(0)
+
+
+#: Held by every encode inside kept_heap, in any thread: the last one out restores.
+_switch = SharedSwitch(_keep, _release)
 
 
 @contextmanager
 def kept_heap(enabled: bool = True) -> Iterator[bool]:
     """Keep freed memory for reuse inside the block; yields whether it does."""
-    global _holders
-    libc = _glibc() if enabled else None
-    if libc is None:
+    if not enabled or _glibc() is None:
         yield False
         return
-    with _lock:
-        if _holders == 0:
-            _set(libc, M_MMAP_MAX, 0)
-            _set(libc, M_TRIM_THRESHOLD, _NEVER)
-        _holders += 1
-    try:
+    with _switch.held():
         yield True
-    finally:
-        with _lock:
-            _holders -= 1
-            if _holders == 0:
-                _set(libc, M_MMAP_MAX, DEFAULT_MMAP_MAX)
-                _set(libc, M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD)
-                libc.malloc_trim(0)
