@@ -133,52 +133,22 @@ class FixedShapeSoap:
 
     @torch.no_grad()
     def refresh(self) -> None:
-        """The eigenbasis refresh of every parameter that is due, in place.
-
-        The library's algorithm, per preconditioned dimension with statistic
-        ``L`` and basis ``Q``: ``P = L Q``; the columns sorted by the estimated
-        eigenvalues ``diag(Q^T P)``, largest first (the second moment's axis
-        reordered alike); the new basis is the Q factor of the sorted ``P``.
-        These are many operations on tiny matrices (at most 48x48 in
-        Cool-chic), and ``torch.linalg.qr`` waits for the device: on a GPU the
-        refresh took 18 ms, 1.8 ms per iteration at one refresh every ten. So
-        the matrices make one trip to the host and the new bases one trip back
-        (on the CPU the trips are no-ops and the arithmetic is the library's).
-        """
-        due: list[tuple[dict, int]] = []
         for group, _, params in self._stepped():
             t = group["step"] - 1
             for p in params:
                 state = self.optimizer.state[p]
-                if t > 0 and t % state["precondition_frequency"] == 0:
-                    due += [(state, axis) for axis, stat in enumerate(state["GG"]) if len(stat)]
-        if not due:
-            return
-        device = due[0][0]["exp_avg_sq"].device
-        host = torch.cat([m.reshape(-1) for state, axis in due
-                          for m in (state["GG"][axis], state["Q"][axis])]).cpu()
-        bases, orders, offset = [], [], 0
-        for state, axis in due:
-            n = state["Q"][axis].shape[0]
-            stat, basis = host[offset:offset + 2 * n * n].view(2, n, n)
-            offset += 2 * n * n
-            product = stat @ basis
-            order = torch.argsort((basis * product).sum(dim=0), descending=True)
-            bases.append(torch.linalg.qr(product.index_select(1, order).float())[0].reshape(-1))
-            orders.append(order)
-        bases_there = torch.cat(bases).to(device)
-        orders_there = torch.cat(orders).to(device)
-        at_basis = at_order = 0
-        reordered: dict[int, tuple[Tensor, Tensor]] = {}  # id(state) -> (second moment, sorted)
-        for state, axis in due:
-            basis, n = state["Q"][axis], state["Q"][axis].shape[0]
-            basis.copy_(bases_there[at_basis:at_basis + n * n].view(n, n).to(basis.dtype))
-            order = orders_there[at_order:at_order + n]
-            at_basis, at_order = at_basis + n * n, at_order + n
-            moment, sorted_moment = reordered.get(id(state), (state["exp_avg_sq"],) * 2)
-            reordered[id(state)] = moment, sorted_moment.index_select(axis, order)
-        for moment, sorted_moment in reordered.values():
-            moment.copy_(sorted_moment)
+                if not (t > 0 and t % state["precondition_frequency"] == 0):
+                    continue
+                if not any(len(stat) for stat in state["GG"]):
+                    continue  # nothing preconditioned: the refresh changes nothing
+                second_moment = state["exp_avg_sq"]
+                bases = self.optimizer.get_orthogonal_matrix_qr(
+                    state, group["max_precondition_dim"], False)
+                for old, new in zip(state["Q"], bases):
+                    if len(old):
+                        old.copy_(new)
+                second_moment.copy_(state["exp_avg_sq"])
+                state["exp_avg_sq"] = second_moment
 
 
 def _rotate(x: Tensor, bases: list, back: bool = False) -> Tensor:
