@@ -124,7 +124,7 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           "768x512 image, peak memory a third to two thirds higher; the same file either way)")
     training.add_argument("--cudnn_benchmark", type=on_off, metavar="on|off", default=True,
                           help="on a GPU, let cuDNN time its convolution algorithms once per shape "
-                          "and keep the fastest (default on: 0.64x the time per iteration on a "
+                          "and keep the fastest (default on: 0.62-0.64x the time per iteration on a "
                           "768x512 image, a few seconds once per process; off: cuDNN's heuristics, "
                           "whose choice does not vary between runs)")
     manager.hook.coolchic_add_options(parser=parser)
