@@ -32,6 +32,12 @@ def test_settings_parse_like_the_command_line(tmp_path):
         api.encoder_settings(not_a_key=1)
 
 
+def test_on_off_keys_take_bools_or_words():
+    for value, want in ((False, False), (True, True), ("off", False), ("on", True)):
+        settings = api.encoder_settings(keep_memory=value, cuda_graph=value, cudnn_benchmark=value)
+        assert (settings.keep_memory, settings.cuda_graph, settings.cudnn_benchmark) == (want,) * 3
+
+
 def test_encode_a_path_an_array_and_a_tensor_alike(tmp_path):
     image = demo_image(16, 24, seed=5)
     path = tmp_path / "x.png"

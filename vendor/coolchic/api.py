@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from torch import Tensor
 
-from coolchic.bitstream.codec import DecodedImage, read_bitstream
-from coolchic.errors import ConfigError
 from coolchic.autotune import tuned_convolutions
+from coolchic.bitstream.codec import DecodedImage, read_bitstream
+from coolchic.config import on_off_text
+from coolchic.errors import ConfigError
 from coolchic.heap import kept_heap
 from coolchic.hooks import ProviderRegistry
 from coolchic.imageio import as_image
@@ -43,12 +44,13 @@ def encoder_settings(*argv: str, **keys: Any) -> EncoderSettings:
     """Settings exactly as ``mrc-coolchic encode`` parses them.
 
     Keys are the command-line / config-file keys, given as arguments
-    (``"--dec_cfg", "hop"``) or keywords (``dec_cfg="hop", mrc_depth=6``);
+    (``"--dec_cfg", "hop"``) or keywords (``dec_cfg="hop", mrc_depth=6``;
+    an on/off key takes a bool or ``"on"``/``"off"``: ``keep_memory=False``);
     precedence is default < config file < what is given here.
     """
     args = list(argv)
     for key, value in keys.items():
-        args += [f"--{key}", str(value)]
+        args += [f"--{key}", on_off_text(value) if isinstance(value, bool) else str(value)]
     return parse_settings(args, host_plugin_manager())
 
 
