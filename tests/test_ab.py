@@ -75,12 +75,13 @@ def test_job_key_follows_every_setting(tmp_path, monkeypatch):
                     replace(job, preset="intra"), replace(job, device="cuda"),
                     replace(job, variant=Variant.parse("mrc:depth=3")),
                     replace(job, variant=Variant.parse("upstream/spatial")),
-                    replace(job, cuda_graph=False)):
+                    replace(job, cuda_graph=False), replace(job, cudnn_benchmark=False)):
         assert changed.key() != key
-    # Eager training on a GPU is its own result; upstream jobs do not read the option.
-    assert "cuda_graph" not in job.settings()
+    # Eager training or cuDNN's heuristics on a GPU are their own results; upstream jobs do not
+    # read the options.
+    assert "cuda_graph" not in job.settings() and "cudnn_benchmark" not in job.settings()
     upstream = replace(job, variant=Variant.parse("upstream/spatial"))
-    assert replace(upstream, cuda_graph=False).key() == upstream.key()
+    assert replace(upstream, cuda_graph=False, cudnn_benchmark=False).key() == upstream.key()
     cfg.write_text("arm = 16,2\n")
     assert job.key() != key
     cfg.write_text("arm = 8,2\n")
@@ -112,8 +113,10 @@ def test_a_variant_with_bad_options_fails_before_any_job(variant, message, tmp_p
     assert not (tmp_path / "ab" / "jobs").exists()
 
 
-def test_ab_cuda_graph_option_reaches_our_encoder(tmp_path, monkeypatch, capsys):
-    """``ab --cuda_graph off`` encodes eagerly; the encoder is told so on its command line."""
+@pytest.mark.parametrize("option", ["--cuda_graph", "--cudnn_benchmark"])
+def test_ab_gpu_options_reach_our_encoder(option, tmp_path, monkeypatch, capsys):
+    """``ab --cuda_graph off`` encodes eagerly, ``--cudnn_benchmark off`` with cuDNN's
+    heuristics; the encoder is told so on its command line."""
     from coolchic.ab import jobs
 
     folder = tmp_path / "images"
@@ -128,9 +131,9 @@ def test_ab_cuda_graph_option_reaches_our_encoder(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(jobs, "run_step", stop)
     for value in ("off", "on"):
         main(["ab", "--images", str(folder), "--lmbda", "0.001", "--out", str(tmp_path / value),
-              "--cuda_graph", value, *FAST])
+              option, value, *FAST])
         encode = commands[-1]
-        assert encode[encode.index("--cuda_graph") + 1] == value
+        assert encode[encode.index(option) + 1] == value
     capsys.readouterr()
 
 

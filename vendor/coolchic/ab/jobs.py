@@ -55,6 +55,7 @@ class Job:
     workdir: Path
     upstream: UpstreamHost | None = None  # set for upstream variants
     cuda_graph: bool = True  # our host on a GPU: replay training steps from a CUDA graph
+    cudnn_benchmark: bool = True  # our host on a GPU: let cuDNN time its algorithms
 
     def settings(self) -> dict:
         """Everything that changes the result; its hash is the job's key."""
@@ -74,8 +75,9 @@ class Job:
             settings |= self.upstream.identity()
         if self.variant.host == "ours":  # our encodes change with its code, not only its version
             settings["software"] = software_identity()
-            if not self.cuda_graph:  # only when off, so that earlier runs keep their keys
-                settings["cuda_graph"] = False
+            for option in ("cuda_graph", "cudnn_benchmark"):  # only when off: earlier keys stay
+                if not getattr(self, option):
+                    settings[option] = False
         return settings
 
     def key(self) -> str:
@@ -106,7 +108,8 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
          "--results", str(job.workdir / "encode.json"), "--dec_cfg", str(job.dec_cfg),
          "--lmbda", repr(job.lmbda), "--n_itr", str(job.n_itr), "--preset", job.preset,
          "--seed", str(job.seed), "--device", job.device, "--threads", str(threads), "--quiet",
-         "--cuda_graph", on_off_text(job.cuda_graph), *job.variant.encoder_arguments()],
+         "--cuda_graph", on_off_text(job.cuda_graph),
+         "--cudnn_benchmark", on_off_text(job.cudnn_benchmark), *job.variant.encoder_arguments()],
         f"encode of {job.name}",
     )
     decode = run_step(

@@ -30,7 +30,8 @@ _SETTING = rf"{_NAME_PATTERN}=[^:,=/@\s]+"
 _SETTINGS = re.compile(rf"{_SETTING}(?:,{_SETTING})*")
 #: Encoder options that ``ab`` sets for every job: not a variant's to change.
 SET_BY_AB = ("lmbda", "n_itr", "preset", "seed", "device", "threads", "dec_cfg",
-             "dec_cfg_residue", "context_provider", "cuda_graph", "quiet", "results", "workdir")
+             "dec_cfg_residue", "context_provider", "cuda_graph", "cudnn_benchmark", "quiet",
+             "results", "workdir")
 _EXAMPLE = "e.g. spatial, mrc:depth=6, spatial@rate_floor_bits=24 or upstream/mrc:depth=6"
 
 

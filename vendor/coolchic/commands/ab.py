@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cuda_graph", type=on_off, metavar="on|off", default=True,
                         help="our host on a GPU: replay training steps from a CUDA graph "
                         "(default on; off is part of the jobs' key)")
+    parser.add_argument("--cudnn_benchmark", type=on_off, metavar="on|off", default=True,
+                        help="our host on a GPU: let cuDNN time its convolution algorithms (default "
+                        "on; off, faster for short encodes, is part of the jobs' key)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     return parser
 
@@ -177,7 +180,8 @@ def run(args) -> int:
     jobs = [
         Job(variant, image, lmbda, args.n_itr, args.preset, configs[variant.host], args.seed,
             args.device, out / "jobs" / variant.label / image.stem / f"lmbda{lmbda}",
-            upstream if variant.host == "upstream" else None, args.cuda_graph)
+            upstream if variant.host == "upstream" else None, args.cuda_graph,
+            args.cudnn_benchmark)
         for image in images for lmbda in lambdas for variant in variants
     ]
     records = {job: job.finished_record() for job in jobs}
