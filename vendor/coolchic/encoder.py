@@ -7,6 +7,7 @@ warm-up candidate shares it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from coolchic.complexity import count_macs
 from coolchic.errors import ConfigError
 from coolchic.hooks import ContextProvider, ProviderRegistry, build_provider
 from coolchic.imageio import psnr_8bit
+from coolchic.latent_rdoq import LatentRdoqReport, rdoq_latents
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
 from coolchic.presets import make_preset
@@ -42,6 +44,7 @@ class EncodedModel:
     evaluation: Evaluation
     estimate: Evaluation  # before network quantization, for reference
     encode_time_s: float
+    latent_rdoq: LatentRdoqReport | None = None  # None: not run
 
 
 def resolve_device(name: str) -> torch.device:
@@ -109,8 +112,12 @@ def train_model(
     codes = quantize_networks(model, target, training.lmbda)
     generator = torch.Generator().manual_seed(training.seed)
     codes = rdoq_networks(model, target, training.lmbda, codes, generator)
+    latent_rdoq = None
+    if training.latent_rdoq:
+        latent_rdoq = rdoq_latents(model, target, training.lmbda, training.latent_rdoq)
     evaluation = evaluate(model, target, training.lmbda, network_bits(codes))
-    return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start)
+    return EncodedModel(model, codes, evaluation, estimate, time.monotonic() - start,
+                        latent_rdoq)
 
 
 @dataclass(frozen=True)
@@ -155,6 +162,8 @@ def results_record(
         "seed": settings.training.seed,
         "rate_floor_bits": settings.training.rate_floor_bits,
         "coarse_gradient": settings.training.coarse_gradient,
+        "latent_rdoq": (dataclasses.asdict(encoded.latent_rdoq) if encoded.latent_rdoq
+                        else None),
         "context_provider": model.provider.name,
         "context_candidates": [c.spec for c in settings.context_candidates],
         "provider_fields": model.provider.header_fields(),

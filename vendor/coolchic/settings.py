@@ -36,6 +36,8 @@ from coolchic.presets import PRESETS
 #: core with that process, and the encode slows many times over (benchmarks/speed.sh). The
 #: thread count also changes float results, so it is fixed, not adapted to the load.
 DEFAULT_THREADS = 1
+#: Sweeps of the latents' RDOQ (coolchic.latent_rdoq) unless told otherwise.
+DEFAULT_LATENT_RDOQ = 1
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class TrainingSettings:
     rate_floor_bits: int
     #: Whether the rate's gradient flows back through a provider's coarse context values.
     coarse_gradient: bool
+    #: Sweeps of the latents' RDOQ after the networks' (0: none; ``coolchic.latent_rdoq``).
+    latent_rdoq: int
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,10 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help="with a provider that reads coarser grids (e.g. mrc): on "
                           "(default), the rate trains the upsampling and the coarser latents "
                           "through those values too; off, they are constants for the rate")
+    training.add_argument("--latent_rdoq", type=int, default=DEFAULT_LATENT_RDOQ, metavar="SWEEPS",
+                          help=f"after the networks' RDOQ, move coded latents by one step where "
+                          f"the RD cost falls (default {DEFAULT_LATENT_RDOQ} sweep; 0: off, as "
+                          "Cool-chic 5.0.1; the decoder and its MAC/pixel are unchanged)")
     training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     training.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
@@ -137,6 +145,9 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
         raise ConfigError(f"rate_floor_bits = {values['rate_floor_bits']}: must be in "
                           f"1..{CODER_FLOOR_BITS} (the range coder charges at most "
                           f"{CODER_FLOOR_BITS} bits)")
+    if values["latent_rdoq"] < 0:
+        raise ConfigError(f"latent_rdoq = {values['latent_rdoq']}: must be 0 (off) or a number "
+                          "of sweeps")
     candidates(values["context_provider"])  # a malformed competition fails here
     if values["threads"] < 0:
         raise ConfigError(f"threads = {values['threads']}: must be 0 (every core) or positive")
