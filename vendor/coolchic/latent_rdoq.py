@@ -49,6 +49,7 @@ class LatentRdoqReport:
     sweeps: int
     moves: int  # values changed, all sweeps
     grids_refined: int  # grids large enough to refine (per sweep)
+    grids_undone: int  # grids whose moves, taken together, raised the cost (all sweeps)
     decodes: int
     loss_before: float  # D + lmbda * latent bits / pixels, as the decoder computes it
     loss_after: float
@@ -130,7 +131,7 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
     base = costs.maps(grids)
     loss_before = loss = _total(base)
     reaches: dict[int, float] = {}
-    moves = refined = 0
+    moves = refined = undone = 0
     for _ in range(sweeps):
         refined = 0
         for k, grid in enumerate(grids):
@@ -168,6 +169,7 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
                 grids[k] = grid_start
                 base = costs.maps(grids)
                 loss = _total(base)
+                undone += 1
             else:
                 moves += moved_here
     gain = model.encoder_gain
@@ -175,5 +177,5 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
         param.copy_(grid / gain)
     if not all(torch.equal(a, b) for a, b in zip(model.quantized_latents(), grids)):
         raise RuntimeError("refined latents do not survive the encoder gain's round trip")
-    return LatentRdoqReport(sweeps, moves, refined, costs.decodes, loss_before, loss,
+    return LatentRdoqReport(sweeps, moves, refined, undone, costs.decodes, loss_before, loss,
                             time.monotonic() - start)
