@@ -3,7 +3,7 @@
 
 Encodes one image as ``mrc-coolchic encode`` does and prints, after the
 warm-up, after each training phase, after the quantization of the networks,
-after RDOQ and for the written file: PSNR, latent and network rates and the
+after the networks' RDOQ, after the latents' RDOQ (when on) and for the written file: PSNR, latent and network rates and the
 RD cost, as Cool-chic 5.0.1's encoder log prints them (loss x 1000, rates in
 bits per pixel, networks counted once quantized), so the two hosts can be set
 side by side phase by phase (upstream: the job's ``encode.log``).
@@ -22,6 +22,7 @@ from coolchic.autotune import tuned_convolutions
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
 from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.imageio import load_image, psnr_8bit
+from coolchic.latent_rdoq import rdoq_latents
 from coolchic.nnquant import network_bits, quantize_networks
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.presets import make_preset
@@ -75,6 +76,10 @@ def encode_by_phase(settings, device: torch.device, image: torch.Tensor) -> None
     codes = rdoq_networks(model, image, lmbda, codes, torch.Generator().manual_seed(training.seed))
     print(row("rdoq", evaluate(model, image, lmbda, network_bits(codes)), lmbda,
               time.monotonic() - start))
+    if training.latent_rdoq:
+        rdoq_latents(model, image, lmbda, training.latent_rdoq)
+        print(row("latent rdoq", evaluate(model, image, lmbda, network_bits(codes)), lmbda,
+                  time.monotonic() - start))
     data = write_bitstream(model, codes)
     decoded = read_bitstream(data, registry)
     bpp = 8 * len(data) / image[0, 0].numel()

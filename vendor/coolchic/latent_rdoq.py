@@ -40,6 +40,8 @@ from coolchic.model import LATENT_BOUND, CoolChic, to_8bit
 
 #: A grid is refined only if each lattice phase moves at least this many values.
 MIN_MOVES_PER_DECODE = 16
+#: Lattice spacing beyond twice the reach: room for effects the probes did not see.
+SPACING_MARGIN = 3
 #: Positions whose move measures the reach of a grid's values, as fractions of its size.
 PROBES = ((0.5, 0.5), (0.3, 0.25), (0.7, 0.75))
 
@@ -138,7 +140,7 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
             h, w = grid.shape[-2:]
             if k not in reaches:
                 reaches[k] = _reach(costs, grids, k, base)
-            spacing = int(2 * reaches[k]) + 3
+            spacing = int(2 * reaches[k]) + SPACING_MARGIN
             if h * w < MIN_MOVES_PER_DECODE * spacing * spacing:
                 continue
             refined += 1
