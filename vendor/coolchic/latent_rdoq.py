@@ -139,6 +139,8 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
         refined = 0
         for k, grid in enumerate(grids):
             h, w = grid.shape[-2:]
+            if h * w < MIN_MOVES_PER_DECODE * SPACING_MARGIN**2:
+                continue  # too small at any reach: not worth probing
             if k not in reaches:
                 reaches[k] = _reach(costs, grids, k, base)
             spacing = int(2 * reaches[k]) + SPACING_MARGIN
@@ -146,7 +148,7 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
                 continue
             refined += 1
             downhill = -torch.sign(costs.gradient(grids, k))
-            loss_start, grid_start, moved_here = loss, grids[k], 0
+            loss_start, grid_start, base_start, moved_here = loss, grids[k], base, 0
             for row in range(spacing):
                 for col in range(spacing):
                     step = torch.zeros_like(downhill)
@@ -169,9 +171,7 @@ def rdoq_latents(model: CoolChic, target: Tensor, lmbda: float, sweeps: int = 1)
             base = costs.maps(grids)  # the exact costs, moves' overlaps included
             loss = _total(base)
             if loss >= loss_start:  # the charges were wrong somewhere: undo the grid
-                grids[k] = grid_start
-                base = costs.maps(grids)
-                loss = _total(base)
+                grids[k], base, loss = grid_start, base_start, loss_start
                 undone += 1
             else:
                 moves += moved_here

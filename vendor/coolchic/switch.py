@@ -24,10 +24,6 @@ class SharedSwitch:
         self._lock = threading.Lock()
         self._holders = 0
 
-    @property
-    def holders(self) -> int:
-        return self._holders
-
     @contextmanager
     def held(self) -> Iterator[None]:
         with self._lock:
