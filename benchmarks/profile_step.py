@@ -45,6 +45,19 @@ from coolchic.settings import parse_settings
 from coolchic.step import GRADIENT_CLIP, make_iteration, rd_loss
 
 
+def main_phase_model(settings, image: torch.Tensor, device: torch.device):
+    """A fresh model for ``image`` on ``device`` (seeded), the intra preset's main phase, the
+    networks' parameters and the optimizer of that phase."""
+    make_candidate = candidate_factory(settings, installed_providers(), *image.shape[-2:], device)
+    training = settings.training
+    torch.manual_seed(training.seed)
+    model = make_candidate()
+    phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
+    networks = model.network_parameters()
+    optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)
+    return model, phase, networks, optimizer
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("image")
@@ -59,14 +72,8 @@ def main(argv: list[str]) -> int:
     if device.type == "cuda":
         with tuned_convolutions(settings.cudnn_benchmark, device):
             return profile_cuda(args.image, settings, image.to(device), steps, rows)
-    make_candidate = candidate_factory(settings, installed_providers(), *image.shape[-2:],
-                                       torch.device("cpu"))
     training = settings.training
-    torch.manual_seed(training.seed)
-    model = make_candidate()
-    phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
-    networks = model.network_parameters()
-    optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)
+    model, phase, networks, optimizer = main_phase_model(settings, image, torch.device("cpu"))
     setting = QuantizerSetting(phase.quantizer_type, phase.noise_type,
                                phase.softround_temperature[0], phase.noise_parameter[0])
 
@@ -134,12 +141,7 @@ def profile_cuda(name: str, settings, target: torch.Tensor, steps: int, rows: in
     """The CUDA report: wall time, refresh time, kernels and their device time per iteration."""
     device = target.device
     training = settings.training
-    make_candidate = candidate_factory(settings, installed_providers(), *target.shape[-2:], device)
-    torch.manual_seed(training.seed)
-    model = make_candidate()
-    phase = make_preset("intra", training.lmbda, 2000, training.start_lr).phases[0]
-    networks = model.network_parameters()
-    optimizer = make_optimizer(networks, list(model.latents.parameters()), phase)
+    model, phase, networks, optimizer = main_phase_model(settings, target, device)
     iteration = make_iteration(model, target, training.lmbda, phase, optimizer, networks,
                                settings.cuda_graph)
     temperature = phase.scheduled(phase.softround_temperature, 0)

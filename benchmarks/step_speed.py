@@ -91,7 +91,6 @@ def main(argv: list[str]) -> int:
         results = [time_phase(settings, image, mode, args.steps) for mode in modes]
     for r in results:
         r.update(matmul_precision=args.matmul_precision, cudnn_benchmark=tuned)
-    for r in results:
         print(f"{r['mode']:>5} {r['device']} {r['height']}x{r['width']} {r['provider']} "
               f"(matmul {r['matmul_precision']}, cudnn benchmark {r['cudnn_benchmark']}): "
               f"{r['ms_per_iteration']:.2f} ms/iteration steady, phase {r['phase_s']:.1f} s "
