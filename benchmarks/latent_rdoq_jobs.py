@@ -4,8 +4,10 @@
     python benchmarks/latent_rdoq_jobs.py OUT/LABEL
 
 Reads ``OUT/jobs/<LABEL>/<image>/lmbda*/encode.json`` of the finished jobs
-and prints, per job, the RD cost the encoder saw before and after the pass
-(its own exact evaluation, 8-bit MSE + lambda x rate), the values moved, the
+and prints, per job, the cost the pass lowers, before and after it (the
+decoder's 8-bit MSE + lambda x the latents' bits per pixel; the networks' bits,
+which the pass does not change, are left out, so the change in a file's whole
+RD cost is somewhat smaller), the values moved, the
 grids refined, the decodes and seconds it took and its share of the encode;
 then the means. Jobs encoded with ``--latent_rdoq 0`` have no such record and
 are counted apart.
