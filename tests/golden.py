@@ -29,8 +29,10 @@ FOLDER = Path(__file__).parent / "data" / "golden"
 MANIFEST = FOLDER / "manifest.json"
 #: Files of older versions: two golden cases as commit 44e9109 wrote them, before the magic
 #: named the format (mrcc-*, MRCC), two as commit a88e4ca wrote them, before version 2 added
-#: Cool-chic 5's output transform, hyperlatents and IFCE (cool-v1-*, v4's lop and hop), and
-#: two as commit 738697e wrote them, before version 3 packed the header (cool-v2-*, hop).
+#: Cool-chic 5's output transform, hyperlatents and IFCE (cool-v1-*, v4's lop and hop),
+#: two as commit 738697e wrote them, before version 3 packed the header (cool-v2-*, hop),
+#: and two as commit 55d7973 wrote them, before version 4 range coded the networks'
+#: integers (cool-v3-*, hop: the golden files of that version).
 LEGACY = Path(__file__).parent / "data" / "legacy"
 OLD_MAGIC = b"MRCC"
 V5_SIZED_CONFIG = "arm = 14,2/stabiliser\nlayers_synthesis = 8-1-linear-relu,3-1-linear-none\n"

@@ -5,25 +5,26 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
-from coolchic.expgolomb import signed_expgolomb_bits
 from coolchic.hooks import build_provider
 from coolchic.imageio import demo_image
 from coolchic.model import CoolChic, provider_setup
-from coolchic.nnquant import (
+from coolchic.nnquant import RateDistortion, network_bits, quantize_networks
+from coolchic.paramcode import (
     MAX_PARAMETER_INT,
-    RateDistortion,
     integers_of,
-    network_bits,
-    parameter_sets,
-    quantize_networks,
+    predictions,
+    sent_sets,
+    set_cost,
+    symbol_bits,
 )
 from coolchic.plugins import installed_providers
 from coolchic.presets import make_preset
-from coolchic.rdoq import _symbol_bits, rdoq_networks
+from coolchic.rdoq import rdoq_networks
 from coolchic.training import Trainer
 
 from .test_encode import _settings
@@ -46,10 +47,11 @@ def _cost(model, codes, target, lmbda):
     return RateDistortion(model, target, lmbda).loss("upsampling", network_bits(codes))
 
 
-def test_symbol_bits_add_up_to_the_set_size():
-    values = [0, 1, -1, 7, -300, 65535]
-    for order in (0, 3, 9):
-        assert sum(_symbol_bits(v, order) for v in values) == signed_expgolomb_bits(values, order)
+def test_symbol_bits_add_up_to_the_set_cost():
+    """RDOQ's per-value bits and the quantization's per-set bits are the same measure."""
+    values = torch.tensor([0, 1, -1, 7, -300, 65535, 2, -2, 0, 0]).numpy()
+    scale, total = set_cost(values)
+    assert sum(symbol_bits(int(v), scale) for v in values) == pytest.approx(total)
 
 
 def test_rdoq_never_raises_the_cost_and_the_file_decodes_exactly():
@@ -62,14 +64,16 @@ def test_rdoq_never_raises_the_cost_and_the_file_decodes_exactly():
         assert after <= before, (provider, before, after)
         changed = 0
         for name, sets in refined.items():
-            module, old = parameter_sets(model.networks()[name]), parameter_sets(
+            module, old = sent_sets(model.networks()[name]), sent_sets(
                 before_model.networks()[name])
             for kind, code in sets.items():
                 ints = integers_of([p for _, p in module[kind]], code.step_exponent)
                 assert ints is not None and abs(ints).max(initial=0) <= MAX_PARAMETER_INT
                 # Still integers times the same power-of-two step: the coding path is unchanged.
                 assert code.step_exponent == codes[name][kind].step_exponent
-                assert code.bits == signed_expgolomb_bits(ints, code.order)
+                residuals = ints - predictions(name, model.networks()[name], kind,
+                                               code.step_exponent)
+                assert (code.scale, code.bits) == set_cost(residuals)
                 previous = integers_of([p for _, p in old[kind]], code.step_exponent)
                 changed += int((ints != previous).sum())
         assert changed > 0, provider  # this setting leaves room to refine

@@ -173,7 +173,7 @@ def test_every_truncation_is_refused(small_bitstream):
     (10, b"\x00\x10", "latent resolution 0-16"),
     (12, b"\xff", "ARM context size 255"),
     (13, b"\x09", "9 ARM hidden layers"),
-    (14, b"\x3f", "unknown flags 0x3f"),
+    (14, b"\x7f", "unknown flags 0x7f"),
     (17, b"\x07\x03", "hyperlatent resolution 7-3"),  # version 2: hyperlatents (lop)
     (19, b"\x00\x02\x20", "IFCE resolution 0-2 with 32 features"),
     (22, b"\x63", "99 synthesis layers"),

@@ -200,6 +200,12 @@ def parse_ifce_resolution(text: str) -> tuple[int, int] | None:
     return _parse_range("ifce_resolution", text, "no")
 
 
+def leaves_a_gap(latent: tuple[int, int], hyper: tuple[int, int] | None) -> bool:
+    """Whether a resolution lies between the latents and the hyperlatents: IFCE brings each
+    coded grid to the next one's size by one x2 step, so it cannot cross a gap."""
+    return hyper is not None and (hyper[0] > latent[1] + 1 or latent[0] > hyper[1] + 1)
+
+
 def architecture_for(decoder: DecoderSettings, height: int, width: int) -> Architecture:
     """Validate the decoder settings for an image of ``height`` x ``width``."""
     n_pixels = height * width
@@ -217,6 +223,11 @@ def architecture_for(decoder: DecoderSettings, height: int, width: int) -> Archi
     n_contexts, n_hidden, arm_stabiliser = parse_arm(str(decoder.arm))
     layers, synthesis_stabiliser = parse_synthesis_layers(str(decoder.layers_synthesis))
     latent_resolution = parse_latent_resolution(str(decoder.latent_resolution), n_pixels)
+    if ifce_resolution is not None and leaves_a_gap(latent_resolution, hyperlatent_resolution):
+        raise ConfigError(
+            f"hyperlatent_resolution {_describe_range(hyperlatent_resolution)} and "
+            f"latent_resolution {_describe_range(latent_resolution)} leave a resolution between "
+            f"them, which IFCE (ifce_resolution) cannot cross")
     ups, preconcat = int(decoder.ups_k_size), int(decoder.ups_preconcat_k_size)
     if ups < 4 or ups % 2 or ups > MAX_UPS_KERNEL:
         raise ConfigError(f"ups_k_size = {ups}: must be even, in 4..{MAX_UPS_KERNEL}")

@@ -180,7 +180,12 @@ def results_record(
     }
     if bitstream is not None:
         header = bitstream.decoded.header
-        nn_bytes = header.network_bytes
+        coded = header.network_bytes + header.latent_bytes
+        # Version 4 codes the networks and the latents in one range-coded section: the
+        # networks' share is their ideal bits (what the coder spends on them, give or take a
+        # few bits), the latents' the rest.
+        nn_bytes = header.network_bytes or round(
+            sum(code.bits for sets in header.codes.values() for code in sets.values()) / 8)
         n_bytes = len(bitstream.data)
         record |= {
             "psnr_db": bitstream.psnr_db,
@@ -189,9 +194,9 @@ def results_record(
             "rate_source": "bitstream",
             "rate_bpp_estimate": evaluation.rate_bpp,
             "bitstream_bytes": n_bytes,
-            "header_bytes": n_bytes - nn_bytes - header.latent_bytes,
+            "header_bytes": n_bytes - coded,
             "nn_bytes": nn_bytes,
-            "latent_bytes": header.latent_bytes,
+            "latent_bytes": coded - nn_bytes,
             "decode_time_s": bitstream.decode_time_s,
         }
     else:

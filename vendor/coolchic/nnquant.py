@@ -6,8 +6,9 @@ power-of-two step for its weights and one for its biases. The steps are
 chosen module by module, in that order (Cool-chic 5's: sorted names), by
 trying every pair of candidate steps and keeping the one with the lowest
 rate-distortion cost, the cost counting the parameters' own
-exp-Golomb rate (with the best code order for each set). Parameters are sent
-as the integers ``round(p / step)``; decoding multiplies them back, exactly.
+rate (:mod:`coolchic.paramcode`: a Laplace with the best scale for each set).
+Parameters are sent as the integers ``round(p / step)``; decoding multiplies
+them back, exactly. Parameters that are never trained are not sent.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from coolchic.expgolomb import best_order
 from coolchic.model import CoolChic, to_8bit
+from coolchic.paramcode import MAX_PARAMETER_INT, integers_of, predictions, sent_sets, set_cost
 
 #: Candidate steps, as base-2 exponents (inclusive ranges).
 STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
@@ -30,37 +31,14 @@ STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
     "upsampling": {"weight": (-12, 0), "bias": (0, 0)},
 }
 SEARCH_ORDER = ("arm", "ifce", "synthesis", "upsampling")
-#: Largest magnitude of a sent parameter integer.
-MAX_PARAMETER_INT = 2**16 - 1
-
-
 @dataclass(frozen=True)
 class ParameterCode:
     """How one set (weights or biases) of one network is sent."""
 
     step_exponent: int  # step = 2 ** step_exponent
-    order: int  # exp-Golomb order
-    bits: int  # exact size of the set's code
-
-
-def parameter_sets(module: nn.Module) -> dict[str, list[tuple[str, nn.Parameter]]]:
-    """Parameters of ``module`` split into weights and biases, in a fixed order."""
-    sets: dict[str, list[tuple[str, nn.Parameter]]] = {"weight": [], "bias": []}
-    for name, param in module.named_parameters():
-        kind = "bias" if name.endswith("bias") else "weight"
-        sets[kind].append((name, param))
-    return sets
-
-
-def integers_of(params: list[Tensor], step_exponent: int) -> np.ndarray | None:
-    """``round(p / step)`` of every value, flattened; None if one is out of range."""
-    if not params:
-        return np.zeros(0, dtype=np.int64)
-    flat = torch.cat([p.detach().reshape(-1) for p in params]).double()
-    ints = torch.round(flat * 2.0 ** (-step_exponent))
-    if ints.abs().max() > MAX_PARAMETER_INT:
-        return None
-    return ints.to(torch.int64).cpu().numpy()
+    order: int  # exp-Golomb order (bitstream versions 1 to 3; 0 in version 4)
+    bits: float  # the set's size: exact in versions 1 to 3, the Laplace's ideal bits in 4
+    scale: int = 0  # version 4: index of the set's Laplace scale (coolchic.paramcode)
 
 
 class RateDistortion:
@@ -121,7 +99,7 @@ def quantize_networks(
     codes: dict[str, dict[str, ParameterCode]] = {}
     networks = model.networks()
     for name in (n for n in SEARCH_ORDER if n in networks):
-        sets = parameter_sets(networks[name])
+        sets = sent_sets(networks[name])
         originals = {kind: [p.detach().clone() for _, p in sets[kind]] for kind in sets}
         ranges = STEP_EXPONENTS[name]
         candidates = {
@@ -136,8 +114,11 @@ def quantize_networks(
                 ints = integers_of(originals[kind], exponent)
                 if ints is None:
                     break
-                order, bits = best_order(ints)
-                trial[kind] = ParameterCode(exponent, order, bits)
+                residuals = ints - predictions(name, networks[name], kind, exponent)
+                if residuals.size and np.abs(residuals).max() > MAX_PARAMETER_INT:
+                    break
+                scale, bits = set_cost(residuals)
+                trial[kind] = ParameterCode(exponent, 0, bits, scale)
                 _set_quantized(sets[kind], originals[kind], exponent)
             else:
                 bits = other_bits + sum(c.bits for c in trial.values())

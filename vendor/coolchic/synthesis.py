@@ -130,10 +130,17 @@ class Synthesis(nn.Module):
         if output_transform:
             self.output_transform = SynthesisConv(features, features, 1, False)
             self.output_transform.requires_grad_(False)
-            with torch.no_grad():
-                weight = self.output_transform.weight
-                weight.copy_(torch.eye(features).view_as(weight))
-                self.output_transform.bias.zero_()
+            self.reset_fixed_parameters()
+
+    def reset_fixed_parameters(self) -> None:
+        """The output transform back to the identity it starts as (decoders start it there)."""
+        if self.output_transform is None:
+            return
+        with torch.no_grad():
+            weight = self.output_transform.weight
+            features = weight.shape[0]
+            weight.copy_(torch.eye(features).view_as(weight))
+            self.output_transform.bias.zero_()
 
     def reset_parameters(self) -> None:
         for module in self.modules():

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
+import constriction
 import numpy as np
 import torch
 from torch import Tensor
@@ -28,10 +29,21 @@ from coolchic.bitstream.header import (
 from coolchic.bitstream.fixedpoint import FRAC_BITS, FixedPointUpsampling
 from coolchic.bitstream.latents import decode_latents, encode_latents
 from coolchic.errors import BitstreamError, CoolChicError
-from coolchic.expgolomb import BitReader, BitWriter, read_signed, write_signed
+from coolchic.expgolomb import BitReader, read_signed
 from coolchic.hooks import ProviderError, ProviderRegistry, build_provider
 from coolchic.model import LATENT_BOUND, CoolChic, provider_setup, to_8bit
-from coolchic.nnquant import MAX_PARAMETER_INT, ParameterCode, integers_of, parameter_sets
+from coolchic.nnquant import ParameterCode
+from coolchic.paramcode import (
+    MAX_PARAMETER_INT,
+    decode_set,
+    encode_set,
+    fixed_at_start,
+    integers_of,
+    parameter_sets,
+    predictions,
+    sent_sets,
+    set_cost,
+)
 from coolchic.threads import single_thread
 
 
@@ -97,26 +109,36 @@ def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]])
     The caller's model stays where it is, in the mode it is in.
     """
     model = on_cpu(model)
-    writer = BitWriter()
+    encoder = constriction.stream.queue.RangeEncoder()
+    sent: dict[str, dict[str, ParameterCode]] = {}
+    fixed = not all(fixed_at_start(module) for module in model.networks().values())
     for network in network_order(model.arch):
-        sets = parameter_sets(model.networks()[network])
+        module = model.networks()[network]
+        sets = sent_sets(module, fixed)
+        sent[network] = {}
         for kind in PARAMETER_SETS:
-            code = codes[network][kind]
-            ints = integers_of([p for _, p in sets[kind]], code.step_exponent)
-            if ints is None:
+            exponent = codes[network][kind].step_exponent
+            ints = integers_of([p for _, p in sets[kind]], exponent)
+            residuals = None if ints is None else ints - predictions(network, module, kind,
+                                                                     exponent, fixed)
+            if residuals is None or (residuals.size
+                                     and np.abs(residuals).max() > MAX_PARAMETER_INT):
                 raise ValueError(f"{network} {kind} parameters are out of the coded range")
-            write_signed(writer, ints, code.order)
-    networks = writer.to_bytes()
-    latents = encode_latents(model, integer_latents(model))
+            scale, bits = set_cost(residuals)  # whatever scale the caller had: the best one
+            sent[network][kind] = ParameterCode(exponent, 0, bits, scale)
+            encode_set(encoder, residuals, scale)
+    encode_latents(model, integer_latents(model), encoder)
+    coded = encoder.get_compressed().astype("<u4").tobytes()
     header = Header(
         arch=model.arch,
         provider_name=model.provider.name,
         provider_fields=dict(model.provider.header_fields()),
-        codes=codes,
-        network_bytes=len(networks),
-        latent_bytes=len(latents),
+        codes=sent,
+        network_bytes=0,
+        latent_bytes=len(coded),
+        fixed_sent=fixed,
     )
-    return pack_header(header) + networks + latents
+    return pack_header(header) + coded
 
 
 def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) -> DecodedImage:
@@ -136,11 +158,15 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
         raise BitstreamError(f"cannot rebuild the decoder (context provider "
                              f"{header.provider_name!r}): {error}") from None
     model.eval()
-    start = position + header.network_bytes
-    codes = _read_networks(model, header, data[position:start])
+    if header.version >= 4:
+        decoder = range_decoder(data[position:])
+        codes = _decode_networks(model, header, decoder)
+        grids, dense = decode_latents(model, decoder, max_batch=max_batch)
+    else:
+        start = position + header.network_bytes
+        codes = _read_networks(model, header, data[position:start])
+        grids, dense = decode_latents(model, range_decoder(data[start:]), max_batch=max_batch)
     header = replace(header, codes=codes)
-    position = start
-    grids, dense = decode_latents(model, data[position:], max_batch=max_batch)
     for grid in grids:
         if grid.numel() and (grid.min() < -LATENT_BOUND or grid.max() >= LATENT_BOUND):
             raise BitstreamError("decoded latent out of range")
@@ -153,8 +179,33 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
     return DecodedImage(image=image, header=header, n_bytes=len(data), model=model)
 
 
+def _decode_networks(model: CoolChic, header: Header, decoder) -> dict[str, dict[str, ParameterCode]]:
+    """Version 4: set the networks' sent parameters from the range decoder; return the codes
+    with the sets' ideal bits."""
+    codes: dict[str, dict[str, ParameterCode]] = {}
+    for network in network_order(header.arch):
+        module = model.networks()[network]
+        sets = sent_sets(module, header.fixed_sent)
+        codes[network] = {}
+        for kind in PARAMETER_SETS:
+            code = header.codes[network][kind]
+            params = [p for _, p in sets[kind]]
+            try:
+                residuals = decode_set(decoder, sum(p.numel() for p in params), code.scale)
+            except Exception as error:  # constriction raises its own types
+                raise BitstreamError(f"corrupt {network} {kind} parameters ({error})") from None
+            ints = residuals + predictions(network, module, kind, code.step_exponent,
+                                           header.fixed_sent)
+            if ints.size and np.abs(ints).max() > MAX_PARAMETER_INT:
+                raise BitstreamError(f"corrupt {network} {kind} parameters (out of range)")
+            codes[network][kind] = replace(code, bits=set_cost(residuals)[1])
+            _assign(params, ints, code.step_exponent)
+    return codes
+
+
 def _read_networks(model: CoolChic, header: Header, data: bytes):
-    """Set the networks' parameters from their section; return the codes with their bits."""
+    """Versions 1 to 3: set the networks' parameters from their exp-Golomb section; return
+    the codes with their bits."""
     codes: dict[str, dict[str, ParameterCode]] = {}
     reader = BitReader(data)
     for network in network_order(header.arch):
@@ -178,6 +229,14 @@ def _read_networks(model: CoolChic, header: Header, data: bytes):
             _assign(params, ints, code.step_exponent)
     _check_padding(reader, "network")
     return codes
+
+
+def range_decoder(data: bytes):
+    """A range decoder over the 32-bit words of ``data``."""
+    try:
+        return constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
+    except Exception as error:  # constriction raises its own types
+        raise BitstreamError(f"corrupt range-coded section ({error})") from None
 
 
 def _check_padding(reader: BitReader, what: str) -> None:

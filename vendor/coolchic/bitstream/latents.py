@@ -133,38 +133,34 @@ def fixed_point_contexts(
         coding.grid_done(grid, values)
 
 
-def encode_latents(model: CoolChic, grids: list[Tensor]) -> bytes:
-    """Range code the integer coded grids ``[H_i, W_i]`` (coded order); returns the bytes."""
+def encode_latents(model: CoolChic, grids: list[Tensor], encoder) -> None:
+    """Range code the integer coded grids ``[H_i, W_i]`` (coded order) into ``encoder`` (a
+    ``constriction`` queue ``RangeEncoder``)."""
     coding = _GridCoding(model, keep_dense=False)
-    encoder = constriction.stream.queue.RangeEncoder()
     for grid, context in fixed_point_contexts(model, grids, coding):
         height, width = grids[grid].shape
         order = coding_order(height, width, wavefront_slope(model.causal_offsets[grid])).positions
         mu, scale = coding.probabilities(context[order])
         symbols = grids[grid].to(torch.int64).reshape(-1)[order].numpy().astype(np.int32)
         encoder.encode(symbols, _GridCoding.family, mu, scale)
-    return encoder.get_compressed().astype("<u4").tobytes()
 
 
 def decode_latents(
-    model: CoolChic, data: bytes, max_batch: int = 0
+    model: CoolChic, decoder, max_batch: int = 0
 ) -> tuple[list[Tensor], Tensor]:
-    """Inverse of :func:`encode_latents`; ``max_batch`` > 0 slices the wavefront steps.
+    """Inverse of :func:`encode_latents` from a ``RangeDecoder`` placed where the latents
+    start; ``max_batch`` > 0 slices the wavefront steps.
 
     Returns the integer grids and the fixed-point dense state of the
     upsampling (the synthesis input), computed along the way. Raises
-    :class:`BitstreamError` if the range coder rejects ``data``.
+    :class:`BitstreamError` if the range coder rejects the data.
     """
     with single_thread():  # thousands of tiny operations
-        return _decode_latents(model, data, max_batch)
+        return _decode_latents(model, decoder, max_batch)
 
 
-def _decode_latents(model: CoolChic, data: bytes, max_batch: int) -> tuple[list[Tensor], Tensor]:
+def _decode_latents(model: CoolChic, decoder, max_batch: int) -> tuple[list[Tensor], Tensor]:
     coding = _GridCoding(model, keep_dense=True)
-    try:
-        decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(data, dtype="<u4").copy())
-    except Exception as error:  # constriction raises its own types
-        raise BitstreamError(f"corrupt latent section ({error})") from None
     shapes = model.arch.coded_shapes
     grids: list[Tensor | None] = [None] * len(shapes)
     r = WINDOW_RADIUS
