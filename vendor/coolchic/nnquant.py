@@ -31,6 +31,8 @@ STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
     "upsampling": {"weight": (-12, 0), "bias": (0, 0)},
 }
 SEARCH_ORDER = ("arm", "ifce", "synthesis", "upsampling")
+
+
 @dataclass(frozen=True)
 class ParameterCode:
     """How one set (weights or biases) of one network is sent."""

@@ -77,10 +77,11 @@ def rdoq_networks(
                 for sign in (-1, 1):
                     for shift in range(1, MAX_SHIFT + 1):
                         candidate = initial + sign * shift
-                        if max(abs(candidate), abs(candidate - predicted[index])) > MAX_PARAMETER_INT:
+                        residual = candidate - predicted[index]
+                        if max(abs(candidate), abs(residual)) > MAX_PARAMETER_INT:
                             break
                         flat[position] = candidate * step
-                        extra = (symbol_bits(candidate - predicted[index], code.scale)
+                        extra = (symbol_bits(residual, code.scale)
                                  - symbol_bits(ints[index] - predicted[index], code.scale))
                         loss = rd.loss(name, sum(bits.values()) + extra)
                         if loss < best_loss:

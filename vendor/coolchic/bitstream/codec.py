@@ -179,7 +179,8 @@ def read_bitstream(data: bytes, registry: ProviderRegistry, max_batch: int = 0) 
     return DecodedImage(image=image, header=header, n_bytes=len(data), model=model)
 
 
-def _decode_networks(model: CoolChic, header: Header, decoder) -> dict[str, dict[str, ParameterCode]]:
+def _decode_networks(model: CoolChic, header: Header,
+                     decoder) -> dict[str, dict[str, ParameterCode]]:
     """Version 4: set the networks' sent parameters from the range decoder; return the codes
     with the sets' ideal bits."""
     codes: dict[str, dict[str, ParameterCode]] = {}
