@@ -11,6 +11,7 @@ import torch
 
 from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import integer_latents, reconstruct
+from coolchic.bitstream.header import VERSION
 from coolchic.cli import main
 from coolchic.hooks import build_provider, collect_providers
 from coolchic.ifce import decoded_stacks
@@ -92,7 +93,7 @@ def test_upstream_hop_cfg_decodes_exactly_in_a_fresh_process(provider, tmp_path,
     from coolchic.bitstream.codec import read_bitstream
 
     data = bitstream.read_bytes()
-    assert data[4] == 3  # version 3 (version 2 added hyperlatents, IFCE, output transform)
+    assert data[4] == VERSION  # (version 2 added hyperlatents, IFCE, output transform)
     model = read_bitstream(data, REGISTRY).model
     assert model.arch.hyperlatent_resolution == (4, 6) and model.arch.n_ifce_features == 6
     expected = reconstruct(model, integer_latents(model))
