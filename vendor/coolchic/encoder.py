@@ -184,8 +184,7 @@ def results_record(
         # Version 4 codes the networks and the latents in one range-coded section: the
         # networks' share is their ideal bits (what the coder spends on them, give or take a
         # few bits), the latents' the rest.
-        nn_bytes = header.network_bytes or round(
-            sum(code.bits for sets in header.codes.values() for code in sets.values()) / 8)
+        nn_bytes = header.network_bytes or round(network_bits(header.codes) / 8)
         n_bytes = len(bitstream.data)
         record |= {
             "psnr_db": bitstream.psnr_db,

@@ -16,12 +16,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from coolchic.model import CoolChic, to_8bit
-from coolchic.paramcode import MAX_PARAMETER_INT, integers_of, predictions, sent_sets, set_cost
+from coolchic.paramcode import integers_of, residuals_of, sent_sets, set_cost
 
 #: Candidate steps, as base-2 exponents (inclusive ranges).
 STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
@@ -108,16 +107,14 @@ def quantize_networks(
             kind: range(ranges[kind][0], ranges[kind][1] + 1) if sets[kind] else [0]
             for kind in ("weight", "bias")
         }
-        other_bits = sum(c.bits for module in codes.values() for c in module.values())
+        other_bits = network_bits(codes)
         best: tuple[float, dict[str, ParameterCode]] | None = None
         for w_exp, b_exp in itertools.product(candidates["weight"], candidates["bias"]):
             trial: dict[str, ParameterCode] = {}
             for kind, exponent in (("weight", w_exp), ("bias", b_exp)):
-                ints = integers_of(originals[kind], exponent)
-                if ints is None:
-                    break
-                residuals = ints - predictions(name, networks[name], kind, exponent)
-                if residuals.size and np.abs(residuals).max() > MAX_PARAMETER_INT:
+                residuals = residuals_of(integers_of(originals[kind], exponent), name,
+                                         networks[name], kind, exponent)
+                if residuals is None:
                     break
                 scale, bits = set_cost(residuals)
                 trial[kind] = ParameterCode(exponent, 0, bits, scale)
@@ -136,5 +133,5 @@ def quantize_networks(
     return codes
 
 
-def network_bits(codes: dict[str, dict[str, ParameterCode]]) -> int:
+def network_bits(codes: dict[str, dict[str, ParameterCode]]) -> float:
     return sum(code.bits for module in codes.values() for code in module.values())

@@ -121,6 +121,18 @@ def predictions(network: str, module: nn.Module, kind: str, step_exponent: int,
     return predicted
 
 
+def residuals_of(ints: np.ndarray | None, network: str, module: nn.Module, kind: str,
+                 step_exponent: int, fixed: bool = False) -> np.ndarray | None:
+    """What a set sends: its integers minus their :func:`predictions`; None if the integers
+    (``None`` from :func:`integers_of`) or the differences leave the coded range."""
+    if ints is None:
+        return None
+    residuals = ints - predictions(network, module, kind, step_exponent, fixed)
+    if residuals.size and np.abs(residuals).max() > MAX_PARAMETER_INT:
+        return None
+    return residuals
+
+
 def encode_set(encoder, residuals: np.ndarray, scale_index: int) -> None:
     """Range code one set's residuals (integers minus their predictions)."""
     if residuals.size:

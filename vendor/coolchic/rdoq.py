@@ -28,6 +28,7 @@ from coolchic.paramcode import (
     MAX_PARAMETER_INT,
     integers_of,
     predictions,
+    residuals_of,
     sent_sets,
     set_cost,
     symbol_bits,
@@ -103,6 +104,6 @@ def _final_codes(model: CoolChic, codes: dict[str, dict[str, ParameterCode]]):
         final[name] = {}
         for kind, code in sets.items():
             ints = integers_of([p for _, p in params[kind]], code.step_exponent)
-            scale, bits = set_cost(ints - predictions(name, network, kind, code.step_exponent))
+            scale, bits = set_cost(residuals_of(ints, name, network, kind, code.step_exponent))
             final[name][kind] = ParameterCode(code.step_exponent, 0, bits, scale)
     return final

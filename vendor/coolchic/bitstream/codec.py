@@ -41,6 +41,7 @@ from coolchic.paramcode import (
     integers_of,
     parameter_sets,
     predictions,
+    residuals_of,
     sent_sets,
     set_cost,
 )
@@ -118,11 +119,9 @@ def write_bitstream(model: CoolChic, codes: dict[str, dict[str, ParameterCode]])
         sent[network] = {}
         for kind in PARAMETER_SETS:
             exponent = codes[network][kind].step_exponent
-            ints = integers_of([p for _, p in sets[kind]], exponent)
-            residuals = None if ints is None else ints - predictions(network, module, kind,
-                                                                     exponent, fixed)
-            if residuals is None or (residuals.size
-                                     and np.abs(residuals).max() > MAX_PARAMETER_INT):
+            residuals = residuals_of(integers_of([p for _, p in sets[kind]], exponent), network,
+                                     module, kind, exponent, fixed)
+            if residuals is None:
                 raise ValueError(f"{network} {kind} parameters are out of the coded range")
             scale, bits = set_cost(residuals)  # whatever scale the caller had: the best one
             sent[network][kind] = ParameterCode(exponent, 0, bits, scale)

@@ -318,11 +318,12 @@ def unpack_header(data: bytes) -> tuple[Header, int]:
     return header, reader.pos
 
 
-def _checked_code(network: str, kind: str, exponent: int, order: int) -> ParameterCode:
+def _checked_code(network: str, kind: str, exponent: int, order: int,
+                  scale: int = 0) -> ParameterCode:
     low, high = STEP_EXPONENTS[network][kind]
     _check(low <= exponent <= high and order <= MAX_ORDER,
            f"{network} {kind} step 2^{exponent} or code order {order} is out of bounds")
-    return ParameterCode(exponent, order, 0)  # bits: known once the section is read
+    return ParameterCode(exponent, order, 0, scale)  # bits: known once the section is read
 
 
 def _read_packed_codes(reader: _Reader, arch: Architecture,
@@ -337,11 +338,10 @@ def _read_packed_codes(reader: _Reader, arch: Architecture,
         codes[network] = {}
         for kind in PARAMETER_SETS:
             exponent = -bits.read(EXPONENT_BITS)
-            if code_bits == SCALE_BITS:  # every 6-bit value is a scale index
-                _checked_code(network, kind, exponent, 0)
-                codes[network][kind] = ParameterCode(exponent, 0, 0, bits.read(SCALE_BITS))
-            else:
-                codes[network][kind] = _checked_code(network, kind, exponent, bits.read(code_bits))
+            code = bits.read(code_bits)  # every 6-bit value is a scale index
+            codes[network][kind] = (_checked_code(network, kind, exponent, 0, code)
+                                    if code_bits == SCALE_BITS
+                                    else _checked_code(network, kind, exponent, code))
     return codes
 
 
