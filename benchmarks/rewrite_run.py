@@ -17,7 +17,6 @@ the same image stops the script (exit 1).
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -26,24 +25,14 @@ import torch
 
 from coolchic.ab.report import summary, write_table
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
+from coolchic.hooks import ProviderRegistry
+from coolchic.nnquant import network_bits
 from coolchic.plugins import installed_providers
 
-NUMERIC = ("lmbda", "bpp", "psnr_rgb", "latent_bpp", "nn_bpp", "bpp_estimate", "encoding_time",
-           "encode_wall_time", "encode_peak_rss_mib", "decoding_time", "decode_peak_rss_mib",
-           "mac_per_pixel")
 
-
-def read_rows(path: Path) -> list[dict]:
-    rows = list(csv.DictReader(path.open()))
-    for row in rows:
-        for key in NUMERIC:
-            row[key] = float(row[key]) if row.get(key) else 0.0
-    return rows
-
-
-def rewrite(old_path: Path, new_path: Path) -> tuple[int, int, int, int]:
+def rewrite(old_path: Path, new_path: Path,
+            registry: ProviderRegistry) -> tuple[int, int, int, int]:
     """Old and new file bytes, and the new file's network and latent shares (bytes)."""
-    registry = installed_providers()
     old = old_path.read_bytes()
     decoded = read_bitstream(old, registry)
     new = write_bitstream(decoded.model, decoded.header.codes)
@@ -53,7 +42,7 @@ def rewrite(old_path: Path, new_path: Path) -> tuple[int, int, int, int]:
     new_path.parent.mkdir(parents=True, exist_ok=True)
     new_path.write_bytes(new)
     header = again.header
-    nn_bytes = round(sum(c.bits for sets in header.codes.values() for c in sets.values()) / 8)
+    nn_bytes = round(network_bits(header.codes) / 8)
     return len(old), len(new), nn_bytes, header.latent_bytes - nn_bytes
 
 
@@ -62,24 +51,25 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     run, variant, out = Path(argv[0]), argv[1], Path(argv[2])
-    table = run / "per_image.csv"
+    table = run / "per_image.json"  # ab's per-image table, typed
     if not table.is_file():
         print(f"error: {table} does not exist (not a finished ab run?)", file=sys.stderr)
         return 2
-    rows = read_rows(table)
+    rows = json.loads(table.read_text())["rows"]
     variants = sorted({r["variant"] for r in rows})
     if variant not in variants or len(variants) != 2:
         print(f"error: {run} has variants {variants}; need {variant!r} and one other",
               file=sys.stderr)
         return 2
     reference = next(v for v in variants if v != variant)
+    registry = installed_providers()
     rewritten, lines = [], []
     for row in rows:
         if row["variant"] != variant:
             rewritten.append(row)
             continue
         job = Path("jobs") / variant / row["image"] / f"lmbda{row['lmbda']:g}" / "bitstream.cool"
-        old_bytes, new_bytes, nn_bytes, latent_bytes = rewrite(run / job, out / job)
+        old_bytes, new_bytes, nn_bytes, latent_bytes = rewrite(run / job, out / job, registry)
         pixels = 8 * old_bytes / row["bpp"]
         new = dict(row, bpp=8 * new_bytes / pixels, nn_bpp=8 * nn_bytes / pixels,
                    latent_bpp=8 * latent_bytes / pixels)
