@@ -21,6 +21,7 @@ import torch
 from coolchic.autotune import tuned_convolutions
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
 from coolchic.encoder import candidate_factory, resolve_device
+from coolchic.heap import kept_heap
 from coolchic.imageio import load_image, psnr_8bit
 from coolchic.latent_rdoq import rdoq_latents
 from coolchic.nnquant import network_bits, quantize_networks
@@ -49,7 +50,9 @@ def main(argv: list[str]) -> int:
     image = load_image(argv[0]).to(device)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    with tuned_convolutions(settings.cudnn_benchmark, device):
+    # As the encoder does: without the kept heap, every large activation is mapped anew and
+    # the page faults take a large share of an iteration's time.
+    with tuned_convolutions(settings.cudnn_benchmark, device), kept_heap(settings.keep_memory):
         encode_by_phase(settings, device, image)
     return 0
 
