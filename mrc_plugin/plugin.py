@@ -30,3 +30,12 @@ def coolchic_add_options(parser) -> None:
         "rule, N/4 rounded up but at least the depth; only for N = 6, 10, 14, 20, whose "
         "tables are derived). Written in the header when not 0.",
     )
+    parser.add_argument(
+        "--mrc_colocated",
+        type=int,
+        default=1,
+        choices=(0, 1),
+        help="MRC: 1 (default) lets the first coarser grid give its co-located value; 0 "
+        "takes its next ranked positions instead (an IFCE already feeds the ARM co-located "
+        "coarse values). Only for N = 6, 10, 14, 20. Written in the header when 0.",
+    )

@@ -46,12 +46,16 @@ class MRCProvider:
 
     name = "mrc"
 
-    def __init__(self, setup: ProviderSetup, depth: int, coarse: int = 0) -> None:
+    def __init__(self, setup: ProviderSetup, depth: int, coarse: int = 0,
+                 colocated: int = 1) -> None:
         if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= MAX_DEPTH:
             raise ProviderError(f"mrc_depth = {depth}: must be an integer in 0..{MAX_DEPTH}")
         if isinstance(coarse, bool) or not isinstance(coarse, int) or coarse < 0:
             raise ProviderError(f"mrc_coarse = {coarse}: must be 0 (the tables' rule) or a "
                                 "positive integer")
+        if colocated not in (0, 1) or isinstance(colocated, bool):
+            raise ProviderError(f"mrc_colocated = {colocated}: must be 1 (the first coarser "
+                                "grid gives its co-located value) or 0 (it does not)")
         if table(setup.n_contexts, 0) is None:
             sizes = ", ".join(str(n) for n in table_sizes())
             raise ProviderError(
@@ -60,28 +64,31 @@ class MRCProvider:
             )
         self.depth = depth
         self.coarse = coarse
+        self.colocated = colocated
         self._causal: list[list[Offset]] = []
         self._coarse: list[list[CoarsePosition]] = []
         for grid in range(setup.n_grids):
             try:
                 row = table(setup.n_contexts, min(depth, setup.n_grids - 1 - grid),
-                            coarse or None)
+                            coarse or None, bool(colocated))
             except ValueError as error:
-                raise ProviderError(f"mrc_coarse = {coarse}: {error}") from None
+                what = f"mrc_coarse = {coarse}" if colocated else "mrc_colocated = 0"
+                raise ProviderError(f"{what}: {error}") from None
             self._causal.append([index_to_offset(i) for i in row[0]])
             self._coarse.append([(k, *index_to_offset(i)) for k in sorted(row) if k >= 1
                                  for i in row[k]])
 
     @classmethod
     def from_options(cls, setup: ProviderSetup, options: Mapping[str, Any]) -> MRCProvider:
-        return cls(setup, options.get("mrc_depth", DEFAULT_DEPTH), options.get("mrc_coarse", 0))
+        return cls(setup, options.get("mrc_depth", DEFAULT_DEPTH), options.get("mrc_coarse", 0),
+                   options.get("mrc_colocated", 1))
 
     @classmethod
     def from_header(cls, setup: ProviderSetup, fields: Mapping[str, int]) -> MRCProvider:
-        if set(fields) not in ({"depth"}, {"depth", "coarse"}):
-            raise ProviderError(f"mrc expects the header fields depth (and coarse); found "
-                                f"{sorted(fields)}")
-        return cls(setup, fields["depth"], fields.get("coarse", 0))
+        if "depth" not in fields or not set(fields) <= {"depth", "coarse", "colocated"}:
+            raise ProviderError(f"mrc expects the header fields depth (and coarse, colocated); "
+                                f"found {sorted(fields)}")
+        return cls(setup, fields["depth"], fields.get("coarse", 0), fields.get("colocated", 1))
 
     def causal_offsets(self, grid: int) -> list[Offset]:
         return list(self._causal[grid])
@@ -90,4 +97,5 @@ class MRCProvider:
         return list(self._coarse[grid])
 
     def header_fields(self) -> dict[str, int]:
-        return {"depth": self.depth, **({"coarse": self.coarse} if self.coarse else {})}
+        return {"depth": self.depth, **({"coarse": self.coarse} if self.coarse else {}),
+                **({} if self.colocated else {"colocated": 0})}

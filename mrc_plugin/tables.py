@@ -54,20 +54,24 @@ def context_tables() -> dict[int, dict[int, Table]]:
     }
 
 
-def designed_table(n_contexts: int, depth: int, n_coarse: int | None = None) -> Table:
+def designed_table(n_contexts: int, depth: int, n_coarse: int | None = None,
+                   colocated: bool = True) -> Table:
     """Our table for a context size the paper has none for (see the module docstring).
 
     ``n_coarse`` overrides the rule's count of coarse positions (``depth`` to
     ``N - 2``, at most the first coarser grid's 14 ranked positions plus one
-    per deeper grid); it is ignored at depth 0.
+    per deeper grid); it is ignored at depth 0. Without ``colocated`` the first
+    coarser grid gives its ranked positions other than the co-located one (which
+    an IFCE already feeds the ARM, nearest-upsampled).
     """
     depth = min(depth, n_contexts - MIN_CAUSAL)
+    level1 = [i for i in _data()["level1_priority"]["order"] if colocated or i != CENTER]
     if depth == 0:
         n_coarse = 0
     elif n_coarse is None:
         n_coarse = max(math.ceil(n_contexts / 4), depth)
     else:
-        ranked = len(_data()["level1_priority"]["order"])
+        ranked = len(level1)
         if not depth <= n_coarse <= min(n_contexts - MIN_CAUSAL, ranked + depth - 1):
             raise ValueError(f"{n_coarse} coarse positions at depth {depth} for N = "
                              f"{n_contexts}: must be {depth}.."
@@ -75,7 +79,7 @@ def designed_table(n_contexts: int, depth: int, n_coarse: int | None = None) -> 
     causal = _data()["v5_priority"]["order"][: n_contexts - n_coarse]
     row: Table = {0: tuple(causal)}  # priority order: depth 0 is v5's spatial context
     if depth:
-        row[1] = tuple(_data()["level1_priority"]["order"][: n_coarse - (depth - 1)])
+        row[1] = tuple(level1[: n_coarse - (depth - 1)])
         for k in range(2, depth + 1):
             row[k] = (CENTER,)
     return row
@@ -85,18 +89,20 @@ def table_sizes() -> list[int]:
     return sorted([*context_tables(), *DESIGNED_SIZES])
 
 
-def table(n_contexts: int, depth: int, n_coarse: int | None = None) -> Table | None:
+def table(n_contexts: int, depth: int, n_coarse: int | None = None,
+          colocated: bool = True) -> Table | None:
     """The table for N contexts at ``depth``, or None if there is none.
 
-    ``n_coarse`` (designed sizes only) overrides the rule's coarse count.
+    ``n_coarse`` and ``colocated`` (designed sizes only) override the rule's
+    coarse count and its use of the co-located position.
     """
     if n_contexts in context_tables():
-        if n_coarse is not None:
-            raise ValueError(f"N = {n_contexts} uses the paper's tables, whose coarse count "
-                             "is fixed")
+        if n_coarse is not None or not colocated:
+            raise ValueError(f"N = {n_contexts} uses the paper's tables, whose coarse "
+                             "positions are fixed")
         return context_tables()[n_contexts][depth]
     if n_contexts in DESIGNED_SIZES:
-        return designed_table(n_contexts, depth, n_coarse)
+        return designed_table(n_contexts, depth, n_coarse, colocated)
     return None
 
 

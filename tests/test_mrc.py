@@ -156,6 +156,31 @@ def test_coarse_count_gives_causal_positions_back():
         MRCProvider(setup, 2, -1)
 
 
+def test_colocated_off_takes_the_first_coarser_grid_s_next_positions():
+    """mrc_colocated = 0: grid i+1 gives its right and lower neighbours, not the co-located
+    value that an IFCE already feeds the ARM; deeper grids keep theirs."""
+    assert designed_table(14, 1, 2, colocated=False) == {0: spatial_offsets_indices(12),
+                                                         1: (41, 49)}
+    assert designed_table(14, 2, 3, colocated=False) == {0: spatial_offsets_indices(11),
+                                                         1: (41, 49), 2: (40,)}
+    assert designed_table(20, 1, 14) and designed_table(20, 1, 13, colocated=False)
+    with pytest.raises(ValueError, match="must be 1..13"):  # one ranked position fewer
+        designed_table(20, 1, 14, colocated=False)
+    setup = setup_for(14)
+    provider = MRCProvider.from_options(setup, {"mrc_depth": 1, "mrc_coarse": 2,
+                                                "mrc_colocated": 0})
+    assert provider.header_fields() == {"depth": 1, "coarse": 2, "colocated": 0}
+    assert provider.coarse_positions(0) == [(1, 0, 1), (1, 1, 0)]
+    assert provider.coarse_positions(6) == []  # the coarsest grid: Cool-chic's context
+    again = MRCProvider.from_header(setup, provider.header_fields())
+    assert [again.coarse_positions(g) for g in range(7)] == [
+        provider.coarse_positions(g) for g in range(7)]
+    with pytest.raises(ProviderError, match="mrc_colocated = 2"):
+        MRCProvider(setup, 1, 2, 2)
+    with pytest.raises(ProviderError, match="paper's tables"):
+        MRCProvider(setup_for(32), 1, 0, 0)
+
+
 def _model(registry, depth, height=40, width=56):
     settings = _settings(dec_cfg="paper", context_provider="mrc", mrc_depth=depth)
     arch = architecture_for(settings.decoder, height, width)
@@ -271,14 +296,15 @@ def test_plugin_imports_only_the_contract_and_torch():
                     assert name == "coolchic.hooks", (path.name, name)
 
 
-@pytest.mark.parametrize("depth, coarse", [(6, 0), (2, 2)])
-def test_v5_context_size_with_stabiliser_round_trip(registry, depth, coarse):
+@pytest.mark.parametrize("depth, coarse, colocated", [(6, 0, 1), (2, 2, 1), (1, 2, 0)])
+def test_v5_context_size_with_stabiliser_round_trip(registry, depth, coarse, colocated):
     target = demo_image(32, 40, seed=8)
     options = _settings(arm="14,2/stabiliser", context_provider="mrc", mrc_depth=depth,
-                        mrc_coarse=coarse)
+                        mrc_coarse=coarse, mrc_colocated=colocated)
     encoded = train_model(target, options, registry)
     assert encoded.model.provider.header_fields() == (
-        {"depth": depth, **({"coarse": coarse} if coarse else {})})
+        {"depth": depth, **({"coarse": coarse} if coarse else {}),
+         **({} if colocated else {"colocated": 0})})
     assert encoded.model.arch.n_contexts == 14 and encoded.model.arch.arm_stabiliser
     data = write_bitstream(encoded.model, encoded.codes)
     expected = reconstruct(encoded.model, integer_latents(encoded.model))
