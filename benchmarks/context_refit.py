@@ -8,9 +8,11 @@ A joint A/B (``ab``) of two contexts trains two whole models, and at 256x256
 and 2000 iterations the training path alone moves a crop's BD-rate by one to
 three points, more than the contexts differ. This screen removes that noise:
 it decodes each file (its integer latents and its upsampling stay as they
-are), then trains a freshly initialised ARM (and IFCE, when the architecture
-has one) for every variant on those same latents, minimising their rate
-(Cool-chic's 16-bit floor), and prints the latents' bits each variant reaches.
+are), then trains an ARM (and IFCE, when the architecture has one) for every
+variant on those same latents, minimising their rate (Cool-chic's 16-bit
+floor), and prints the latents' bits each variant reaches. ``--start file``
+(the default) starts from the file's ARM and IFCE, ``--start fresh`` from
+random ones.
 The ARM has the same size for every variant, so the MAC/pixel is the same.
 
 What it does not measure: in a real encode the latents and the upsampling
@@ -20,7 +22,7 @@ encoded with, which gives that context a head start here: read the screen as
 a ranking of contexts on the same data, and confirm a winner with ``ab``.
 Float ARM (not quantized) for every variant, and the file's own context
 refit the same way, so all are compared alike. ``--seeds 2`` refits each
-variant from two random starts to show the refit's own spread.
+variant twice (other random starts and batches) to show the refit's own spread.
 """
 
 from __future__ import annotations
@@ -30,47 +32,55 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from pytorch_optimizer import SOAP
 
 from coolchic.bitstream.codec import integer_latents, read_bitstream
-from coolchic.errors import CoolChicError
+from coolchic.competition import candidates
+from coolchic.errors import ConfigError, CoolChicError
 from coolchic.hooks import ProviderError
 from coolchic.ifce import decoded_stacks, nearest_double
 from coolchic.model import CoolChic, provider_setup
 from coolchic.plugins import installed_providers
 
 
-def parse_variant(spec: str) -> tuple[str, dict[str, int]]:
-    """``NAME[:key=value,...]`` -> provider name and its options (``NAME_key``: int)."""
-    name, _, rest = spec.partition(":")
-    options = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"variant {spec!r}: expected NAME[:key=value,...]")
-        options[f"{name}_{key}"] = int(value)
-    return name, options
+def parse_variant(spec: str) -> tuple[str, dict[str, Any]]:
+    """``NAME[:key=value,...]``, one candidate of the encoder's ``context_provider`` grammar
+    -> provider name and its options (``NAME_key``)."""
+    found = candidates(spec)
+    if len(found) > 1:
+        raise ConfigError(f"variant {spec!r}: one context per variant, not a competition")
+    return found[0].name, found[0].provider_options({})
 
 
-def refit_bits(model: CoolChic, grids: list[torch.Tensor], coarse_states, steps: int, lr: float,
-               seed: int, batch: int, start: CoolChic | None, use_ifce: bool = True) -> float:
-    """Latent bits after training ``model``'s ARM (and IFCE) alone on fixed ``grids``, from
-    ``start``'s ARM (and IFCE) or, if None, from a fresh random start. Without ``use_ifce``
-    the IFCE's inputs to the ARM are zeros (the ARM keeps its width)."""
+def fixed_ifce_inputs(model: CoolChic, grids: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    """Each grid's IFCE input at the grid's resolution (None where it has no IFCE).
+
+    The IFCE is one linear map per position, so mapping the nearest-upsampled stack equals
+    upsampling the mapped one: the fixed stacks are upsampled once.
+    """
+    if model.ifce is None:
+        return [None] * len(grids)
+    return [nearest_double(stack, tuple(grid.shape[-2:]))[0].flatten(1).T
+            if model.ifce.inputs[k] else None
+            for k, (stack, grid) in enumerate(zip(decoded_stacks(grids), grids))]
+
+
+def refit_bits(model: CoolChic, grids: list[torch.Tensor], coarse_states, flat: torch.Tensor,
+               ifce_inputs: list[torch.Tensor | None], steps: int, lr: float, seed: int,
+               batch: int, start: CoolChic | None) -> float:
+    """Latent bits (``flat``: every coded value) after training ``model``'s ARM (and IFCE)
+    alone on fixed ``grids``, from ``start``'s ARM (and IFCE) or, if None, from a fresh random
+    start. Where ``ifce_inputs`` (:func:`fixed_ifce_inputs`) holds None, the IFCE's features
+    are zeros; if it holds only None, the IFCE is not trained."""
+    use_ifce = any(x is not None for x in ifce_inputs)
     with torch.no_grad():
         provider_parts = [
             model.grid_context(k, grids[k], None if j is None else coarse_states[j])
             for k, j in enumerate(model.levels)
         ]
-        # The IFCE is one linear map per position, so mapping the nearest-upsampled stack
-        # equals upsampling the mapped one: upsample the fixed stacks once.
-        stacks = decoded_stacks(grids) if model.ifce is not None else []
-        ifce_inputs = [nearest_double(stack, tuple(grid.shape[-2:]))[0].flatten(1).T
-                       if use_ifce and model.ifce is not None and model.ifce.inputs[k] else None
-                       for k, (stack, grid) in enumerate(zip(stacks, grids))]
-    flat = torch.cat([grid.reshape(-1) for grid in grids])
     torch.manual_seed(seed)
     if start is None:
         model.arm.reset_parameters()
@@ -81,9 +91,10 @@ def refit_bits(model: CoolChic, grids: list[torch.Tensor], coarse_states, steps:
         if model.ifce is not None:
             model.ifce.load_state_dict(start.ifce.state_dict())
     trained = list(model.arm.parameters())
-    if use_ifce and model.ifce is not None:
+    if use_ifce:
         trained += list(model.ifce.parameters())
-    # As the encoder trains its networks: SOAP (Cool-chic 5.0.1's optimizer).
+    # SOAP, the encoder's optimizer, but with Adam's default betas, no weight decay and the
+    # preconditioner refreshed every step (not the encoder's phase settings).
     optimizer = SOAP(trained, lr=lr, betas=(0.9, 0.999), weight_decay=0.0, merge_dims=False,
                      precondition_1d=False, normalize_gradient=False, correct_bias=True,
                      eps=1e-8, precondition_frequency=1, max_precondition_dim=256)
@@ -129,6 +140,7 @@ def screen(path: Path, variants: list[str], steps: int, lr: float, seeds: int,
         _, coarse_states = source.upsampling(source.latent_grids(grids))
         flat = torch.cat([grid.reshape(-1) for grid in grids])
         file_bits = source.latent_rate(flat, source.contexts(grids, coarse_states)).sum().item()
+        ifce_inputs = fixed_ifce_inputs(source, grids) if use_ifce else [None] * len(grids)
     result = {"file": str(path), "provider": source.provider.name, "file_arm_bits": file_bits,
               "n_pixels": arch.height * arch.width, "variants": {},
               "settings": {"steps": steps, "lr": lr, "batch": batch, "seeds": seeds,
@@ -137,8 +149,8 @@ def screen(path: Path, variants: list[str], steps: int, lr: float, seeds: int,
         name, options = parse_variant(spec)
         provider = registry.get(name).from_options(provider_setup(arch), options)
         model = CoolChic(arch, provider)
-        runs = [refit_bits(model, grids, coarse_states, steps, lr, seed, batch,
-                           source if from_file else None, use_ifce)
+        runs = [refit_bits(model, grids, coarse_states, flat, ifce_inputs, steps, lr, seed,
+                           batch, source if from_file else None)
                 for seed in range(1, seeds + 1)]
         result["variants"][spec] = runs
     return result
@@ -173,9 +185,10 @@ def main(argv: list[str]) -> int:
             return 2
         results.append(result)
         base = min(result["variants"][args.variants[0]])
-        cells = "  ".join(f"{spec} {100 * (min(r) / base - 1):+6.2f}%"
-                          + (f" (spread {100 * (max(r) - min(r)) / base:.2f})" if len(r) > 1 else "")
-                          for spec, r in result["variants"].items())
+        cells = "  ".join(
+            f"{spec} {100 * (min(r) / base - 1):+6.2f}%"
+            + (f" (spread {100 * (max(r) - min(r)) / base:.2f})" if len(r) > 1 else "")
+            for spec, r in result["variants"].items())
         print(f"{path.name}: file's ARM {result['file_arm_bits']:.0f} bits, "
               f"{args.variants[0]} refit {base:.0f} bits; {cells}", flush=True)
     if len(results) > 1:

@@ -10,6 +10,7 @@ import pytest
 
 from coolchic.bitstream.codec import write_bitstream
 from coolchic.encoder import train_model
+from coolchic.errors import ConfigError
 from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image
 from coolchic.plugins import host_plugin_manager
@@ -29,12 +30,12 @@ def refit():
 
 
 @pytest.fixture(scope="module")
-def hop_file(tmp_path_factory):
+def ifce_file(tmp_path_factory):
     """A small file with upstream's lop architecture (6 contexts, IFCE)."""
     registry = collect_providers(host_plugin_manager())
     settings = _settings(dec_cfg="lop", seed=2, n_itr=40)
     encoded = train_model(demo_image(32, 40, seed=3), settings, registry)
-    path = tmp_path_factory.mktemp("refit") / "hop.cool"
+    path = tmp_path_factory.mktemp("refit") / "lop.cool"
     path.write_bytes(write_bitstream(encoded.model, encoded.codes))
     return path
 
@@ -43,12 +44,14 @@ def test_variant_specs(refit):
     assert refit.parse_variant("spatial") == ("spatial", {})
     assert refit.parse_variant("mrc:depth=1,coarse=2,colocated=0") == (
         "mrc", {"mrc_depth": 1, "mrc_coarse": 2, "mrc_colocated": 0})
-    with pytest.raises(ValueError, match="expected NAME"):
+    with pytest.raises(ConfigError, match="expected NAME"):
         refit.parse_variant("mrc:depth")
+    with pytest.raises(ConfigError, match="not a competition"):
+        refit.parse_variant("spatial+mrc:depth=2")
 
 
-def test_refit_from_the_file_only_lowers_its_rate(refit, hop_file):
-    result = refit.screen(hop_file, ["spatial", "mrc:depth=1,coarse=2,colocated=0"], steps=40,
+def test_refit_from_the_file_only_lowers_its_rate(refit, ifce_file):
+    result = refit.screen(ifce_file, ["spatial", "mrc:depth=1,coarse=2,colocated=0"], steps=40,
                           lr=0.002, seeds=1, batch=10**9, from_file=True)
     assert result["provider"] == "spatial"
     file_bits = result["file_arm_bits"]
@@ -59,23 +62,23 @@ def test_refit_from_the_file_only_lowers_its_rate(refit, hop_file):
     assert result["variants"]["mrc:depth=1,coarse=2,colocated=0"][0] > 0
 
 
-def test_fresh_refit_trains(refit, hop_file):
-    short, long = (refit.screen(hop_file, ["spatial"], steps=steps, lr=0.01, seeds=1,
+def test_fresh_refit_trains(refit, ifce_file):
+    short, long = (refit.screen(ifce_file, ["spatial"], steps=steps, lr=0.01, seeds=1,
                                 batch=10**9, from_file=False)["variants"]["spatial"][0]
                    for steps in (1, 200))
     assert long < short / 2
 
 
-def test_without_ifce_its_features_are_zeros(refit, hop_file):
-    on, off = (refit.screen(hop_file, ["spatial"], steps=5, lr=0.002, seeds=1, batch=10**9,
+def test_without_ifce_its_features_are_zeros(refit, ifce_file):
+    on, off = (refit.screen(ifce_file, ["spatial"], steps=5, lr=0.002, seeds=1, batch=10**9,
                             from_file=True, use_ifce=use)
                for use in (True, False))
     assert on["settings"]["ifce"] and not off["settings"]["ifce"]
     assert off["variants"]["spatial"][0] != on["variants"]["spatial"][0]
 
 
-def test_bad_input_is_one_line(refit, hop_file, tmp_path, capsys):
+def test_bad_input_is_one_line(refit, ifce_file, tmp_path, capsys):
     code = refit.main([str(tmp_path / "missing.cool"), "--variants", "spatial"])
     assert "missing.cool" in one_line_error(capsys, code)
-    code = refit.main([str(hop_file), "--variants", "nosuch"])
+    code = refit.main([str(ifce_file), "--variants", "nosuch"])
     assert "nosuch" in one_line_error(capsys, code)
