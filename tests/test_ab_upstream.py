@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from coolchic.ab.jobs import check_decoded_psnr
+from coolchic.ab.process import JobError
 from coolchic.ab.upstream import CONFIG_FOLDER, UpstreamHost, patch_file
 from coolchic.cli import main
 from coolchic.commands.ab import _config_settings, resolve_configs
@@ -184,3 +186,22 @@ def test_the_patch_ships_with_the_package():
     assert patch_file().is_file()
     repo_copy = Path(__file__).resolve().parents[1] / "patches" / "coolchic-v5.0.1.patch"
     assert repo_copy.read_bytes() == patch_file().read_bytes()
+
+
+# Figures of one upstream job on an H200 (whole kodim02, lambda 0.02): the encoder's
+# float PSNR on the GPU, the decode cc_encode.py ran on the CPU, and the decoded PNG.
+GPU_ENCODER, OWN_DECODE, PNG = 29.178990, 29.1788774, 29.178880098551872
+
+
+def test_upstream_files_are_checked_against_upstreams_own_decode():
+    record = {"encoder_psnr": GPU_ENCODER, "decoder_psnr": OWN_DECODE, "psnr_rgb": PNG}
+    check_decoded_psnr("kodim02", record)  # 1.1e-4 dB from the encoder's: not a decoding error
+    with pytest.raises(JobError, match=r"kodim02: decoded PSNR 29\.179080 dB differs from "
+                                       r"upstream's own decode 29\.178877"):
+        check_decoded_psnr("kodim02", {**record, "psnr_rgb": PNG + 2e-4})
+
+
+def test_our_files_must_decode_to_the_encoders_psnr_exactly():
+    check_decoded_psnr("x", {"encoder_psnr": PNG, "psnr_rgb": PNG})
+    with pytest.raises(JobError, match="differs from the encoder's"):
+        check_decoded_psnr("x", {"encoder_psnr": PNG, "psnr_rgb": PNG + 1e-9})

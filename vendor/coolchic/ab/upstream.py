@@ -265,7 +265,7 @@ class UpstreamHost:
 
 
 def read_results_tsv(path: Path) -> dict[str, str]:
-    """Upstream's one-row results table (``0000-results_encoder.tsv``) as a dict."""
+    """Upstream's one-row results table (0000-results_encoder.tsv or _decoder.tsv) as a dict."""
     try:
         header, values = path.read_text().splitlines()[:2]
     except (OSError, ValueError):
