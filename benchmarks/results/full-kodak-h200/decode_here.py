@@ -1,0 +1,59 @@
+"""Decode, on this (CPU) machine, the bitstreams a device call brought back, and tabulate them.
+
+    python decode_here.py JOBS_DIR IMAGES_DIR UPSTREAM_CHECKOUT OUT_DIR
+
+JOBS_DIR is ab's ``jobs/`` folder (``<variant>/<image>/lmbda<L>/bitstream.cool``). Our files are
+decoded with ``mrc-coolchic decode``, upstream's with upstream's own ``cc_decode.py`` (run with the
+shim on PYTHONPATH). Rate is the file's size; PSNR is measured on the decoded 8-bit PNG against the
+original. Writes OUT_DIR/decoded.json, {variant: {image: [{lmbda, bytes, bpp, psnr}, ...]}}, and
+OUT_DIR/curve-<variant>-<image>.json ({bpp, psnr} lists) for ``mrc-coolchic bdrate``.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from coolchic.imageio import load_image, psnr_8bit
+
+SHIM = Path(__file__).resolve().parents[4] / "shared" / "tools" / "upstream-shim"
+
+
+def decode(variant: str, bitstream: Path, decoded: Path, upstream: Path) -> None:
+    if variant.startswith("upstream"):
+        env = {**os.environ, "PYTHONPATH": f"{SHIM}:{upstream}"}
+        command = [sys.executable, str(upstream / "cc_decode.py"), "-i", str(bitstream),
+                   "-o", str(decoded)]
+        subprocess.run(command, check=True, env=env, cwd=tempfile.mkdtemp(),
+                       stdout=subprocess.DEVNULL)
+    else:
+        subprocess.run(["mrc-coolchic", "decode", "-i", str(bitstream), "-o", str(decoded)],
+                       check=True, stdout=subprocess.DEVNULL)
+
+
+def main(jobs: Path, images: Path, upstream: Path, out: Path) -> None:
+    table: dict = {}
+    for bitstream in sorted(jobs.glob("*/*/lmbda*/bitstream.cool")):
+        lmbda_dir = bitstream.parent
+        variant, image = lmbda_dir.parent.parent.name, lmbda_dir.parent.name
+        original = load_image(images / f"{image}.png")
+        with tempfile.TemporaryDirectory() as tmp:
+            decoded = Path(tmp) / "decoded.png"
+            decode(variant, bitstream.resolve(), decoded, upstream.resolve())
+            psnr = psnr_8bit(load_image(decoded), original)
+        n_bytes = bitstream.stat().st_size
+        n_pixels = original.shape[-2] * original.shape[-1]
+        table.setdefault(variant, {}).setdefault(image, []).append({
+            "lmbda": float(lmbda_dir.name.removeprefix("lmbda")), "bytes": n_bytes,
+            "bpp": 8 * n_bytes / n_pixels, "psnr": psnr})
+    (out / "decoded.json").write_text(json.dumps(table, indent=1) + "\n")
+    for variant, per_image in table.items():
+        for image, rows in per_image.items():
+            rows = sorted(rows, key=lambda row: row["bpp"])
+            curve = {key: [row[key] for row in rows] for key in ("bpp", "psnr")}
+            (out / f"curve-{variant}-{image}.json").write_text(json.dumps(curve) + "\n")
+
+
+if __name__ == "__main__":
+    main(*map(Path, sys.argv[1:5]))
