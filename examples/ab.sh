@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # A small A/B on a folder of generated images: spatial vs MRC depth 6, two lambdas.
-#   examples/ab.sh [OUT_DIR] [SIZE] [N_ITR] [WORKERS]      (defaults: mrc-ab 96 2000 2)
+#   examples/ab.sh [OUT_DIR] [SIZE] [N_ITR] [WORKERS] [IMAGES]   (defaults: mrc-ab 96 2000 2 3)
 set -euo pipefail
 out="${1:-mrc-ab}"; size="${2:-96}"; n_itr="${3:-2000}"; workers="${4:-2}"
+n_images="${5:-3}"
+[[ "$n_images" =~ ^[1-9][0-9]*$ ]] || { echo "ab.sh: IMAGES must be a positive integer, not '$n_images'" >&2; exit 2; }
 python="${PYTHON:-python3}"
 preset=intra; [ "$n_itr" -lt 2000 ] && preset=fast
 mkdir -p "$out/images"
 "$python" -c "from coolchic.imageio import demo_image, save_png
-for seed in range(3):
+for seed in range($n_images):
     save_png(demo_image($size, $size, seed=seed), f'$out/images/generated{seed}.png')"
 
 mrc-coolchic ab --images "$out/images" --lmbda 0.004,0.001 --n_itr "$n_itr" --preset "$preset" \
