@@ -101,14 +101,16 @@ def refit_bits(model: CoolChic, grids: list[torch.Tensor], coarse_states, flat: 
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
 
+    provider_rows = torch.cat(provider_parts)  # fixed: gathered once, not every step
+
     def contexts() -> torch.Tensor:
-        parts = provider_parts
-        if model.ifce is not None:
-            width = model.ifce.n_features
-            parts = [torch.cat([p, model.ifce.layers[str(k)](x) if x is not None
-                                else p.new_zeros(len(p), width)], dim=1)
-                     for k, (p, x) in enumerate(zip(parts, ifce_inputs))]
-        return torch.cat(parts)
+        if model.ifce is None:
+            return provider_rows
+        width = model.ifce.n_features
+        features = torch.cat([model.ifce.layers[str(k)](x) if x is not None
+                              else p.new_zeros(len(p), width)
+                              for k, (p, x) in enumerate(zip(provider_parts, ifce_inputs))])
+        return torch.cat([provider_rows, features], dim=1)
 
     # The IFCE's inputs are fixed too: its features are computed whole (cheap), the ARM
     # on a random batch of latents each step (its rate scaled to all of them).

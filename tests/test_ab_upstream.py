@@ -194,14 +194,21 @@ GPU_ENCODER, OWN_DECODE, PNG = 29.178990, 29.1788774, 29.178880098551872
 
 
 def test_upstream_files_are_checked_against_upstreams_own_decode():
-    record = {"encoder_psnr": GPU_ENCODER, "decoder_psnr": OWN_DECODE, "psnr_rgb": PNG}
+    record = {"host": "upstream", "encoder_psnr": GPU_ENCODER, "decoder_psnr": OWN_DECODE,
+              "psnr_rgb": PNG}
     check_decoded_psnr("kodim02", record)  # 1.1e-4 dB from the encoder's: not a decoding error
     with pytest.raises(JobError, match=r"kodim02: decoded PSNR 29\.179080 dB differs from "
                                        r"upstream's own decode 29\.178877"):
         check_decoded_psnr("kodim02", {**record, "psnr_rgb": PNG + 2e-4})
+    del record["decoder_psnr"]  # the host says which check applies, not the keys present
+    with pytest.raises(JobError, match="kodim02: upstream's record has no decoder_psnr"):
+        check_decoded_psnr("kodim02", record)
 
 
 def test_our_files_must_decode_to_the_encoders_psnr_exactly():
-    check_decoded_psnr("x", {"encoder_psnr": PNG, "psnr_rgb": PNG})
+    ours = {"host": "ours", "encoder_psnr": PNG, "psnr_rgb": PNG}
+    check_decoded_psnr("x", ours)
     with pytest.raises(JobError, match="differs from the encoder's"):
-        check_decoded_psnr("x", {"encoder_psnr": PNG, "psnr_rgb": PNG + 1e-9})
+        check_decoded_psnr("x", {**ours, "psnr_rgb": PNG + 1e-9})
+    with pytest.raises(JobError, match="differs from the encoder's"):  # a stray key changes nothing
+        check_decoded_psnr("x", {**ours, "psnr_rgb": PNG + 1e-9, "decoder_psnr": PNG + 1e-9})

@@ -3,8 +3,9 @@
     python decode_here.py JOBS_DIR IMAGES_DIR UPSTREAM_CHECKOUT OUT_DIR
 
 JOBS_DIR is ab's ``jobs/`` folder (``<variant>/<image>/lmbda<L>/bitstream.cool``). Our files are
-decoded with ``mrc-coolchic decode``, upstream's with upstream's own ``cc_decode.py`` (run with the
-shim on PYTHONPATH). Rate is the file's size; PSNR is measured on the decoded 8-bit PNG against the
+decoded with ``mrc-coolchic decode``, upstream's with upstream's own ``cc_decode.py``, launched
+as ``ab`` launches it (``coolchic.ab.upstream.UpstreamHost``: the checkout copied and patched
+in a temporary folder, one thread, on the CPU; the shim on PYTHONPATH). Rate is the file's size; PSNR is measured on the decoded 8-bit PNG against the
 original. Writes OUT_DIR/decoded.json, {variant: {image: [{lmbda, bytes, bpp, psnr}, ...]}}, and
 OUT_DIR/curve-<variant>-<image>.json ({bpp, psnr} lists) for ``mrc-coolchic bdrate``.
 """
@@ -15,17 +16,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+from coolchic.ab.upstream import UpstreamHost
 from coolchic.imageio import load_image, psnr_8bit
 
 SHIM = Path(__file__).resolve().parents[4] / "shared" / "tools" / "upstream-shim"
 
 
-def decode(variant: str, bitstream: Path, decoded: Path, upstream: Path) -> None:
+def decode(variant: str, bitstream: Path, decoded: Path, host: UpstreamHost) -> None:
     if variant.startswith("upstream"):
-        env = {**os.environ, "PYTHONPATH": f"{SHIM}:{upstream}"}
-        command = [sys.executable, str(upstream / "cc_decode.py"), "-i", str(bitstream),
-                   "-o", str(decoded)]
-        subprocess.run(command, check=True, env=env, cwd=tempfile.mkdtemp(),
+        command = host.script("cc_decode.py", ["-i", str(bitstream), "-o", str(decoded)],
+                              seed=0, threads=1)
+        subprocess.run(command, check=True, env=host.environment(1, "cpu"), cwd=decoded.parent,
                        stdout=subprocess.DEVNULL)
     else:
         subprocess.run(["mrc-coolchic", "decode", "-i", str(bitstream), "-o", str(decoded)],
@@ -33,6 +34,16 @@ def decode(variant: str, bitstream: Path, decoded: Path, upstream: Path) -> None
 
 
 def main(jobs: Path, images: Path, upstream: Path, out: Path) -> None:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SHIM),
+                                                             os.environ.get("PYTHONPATH")]))
+    with tempfile.TemporaryDirectory() as cache:
+        host = UpstreamHost.prepare(upstream, Path(cache), sys.executable, set(), "cpu")
+        table = decode_all(jobs, images, host)
+    write_tables(table, out)
+
+
+def decode_all(jobs: Path, images: Path, host: UpstreamHost) -> dict:
+    """{variant: {image: [{lmbda, bytes, bpp, psnr}, ...]}} from every file under ``jobs``."""
     table: dict = {}
     for bitstream in sorted(jobs.glob("*/*/lmbda*/bitstream.cool")):
         lmbda_dir = bitstream.parent
@@ -40,13 +51,17 @@ def main(jobs: Path, images: Path, upstream: Path, out: Path) -> None:
         original = load_image(images / f"{image}.png")
         with tempfile.TemporaryDirectory() as tmp:
             decoded = Path(tmp) / "decoded.png"
-            decode(variant, bitstream.resolve(), decoded, upstream.resolve())
+            decode(variant, bitstream.resolve(), decoded, host)
             psnr = psnr_8bit(load_image(decoded), original)
         n_bytes = bitstream.stat().st_size
         n_pixels = original.shape[-2] * original.shape[-1]
         table.setdefault(variant, {}).setdefault(image, []).append({
             "lmbda": float(lmbda_dir.name.removeprefix("lmbda")), "bytes": n_bytes,
             "bpp": 8 * n_bytes / n_pixels, "psnr": psnr})
+    return table
+
+
+def write_tables(table: dict, out: Path) -> None:
     (out / "decoded.json").write_text(json.dumps(table, indent=1) + "\n")
     for variant, per_image in table.items():
         for image, rows in per_image.items():

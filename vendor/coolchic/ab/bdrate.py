@@ -62,15 +62,18 @@ def pchip_integral(x: Sequence[float], y: Sequence[float], low: float, high: flo
             continue
         h = x[k + 1] - x[k]
         # Hermite cubic on [x_k, x_k+1] in t = (s - x_k) / h, integrated over [ta, tb].
-        c0, c1 = y[k], slopes[k] * h
-        c2 = 3 * (y[k + 1] - y[k]) - (2 * slopes[k] + slopes[k + 1]) * h
-        c3 = 2 * (y[k] - y[k + 1]) + (slopes[k] + slopes[k + 1]) * h
-
-        def antiderivative(t: float) -> float:
-            return h * (c0 * t + c1 * t**2 / 2 + c2 * t**3 / 3 + c3 * t**4 / 4)
-
-        total += antiderivative((b - x[k]) / h) - antiderivative((a - x[k]) / h)
+        cubic = (y[k], slopes[k] * h,
+                 3 * (y[k + 1] - y[k]) - (2 * slopes[k] + slopes[k + 1]) * h,
+                 2 * (y[k] - y[k + 1]) + (slopes[k] + slopes[k + 1]) * h)
+        total += h * (_cubic_antiderivative(cubic, (b - x[k]) / h)
+                      - _cubic_antiderivative(cubic, (a - x[k]) / h))
     return total
+
+
+def _cubic_antiderivative(cubic: tuple[float, float, float, float], t: float) -> float:
+    """The antiderivative at ``t`` of ``c0 + c1 t + c2 t^2 + c3 t^3``, zero at 0."""
+    c0, c1, c2, c3 = cubic
+    return c0 * t + c1 * t**2 / 2 + c2 * t**3 / 3 + c3 * t**4 / 4
 
 
 def _prepare(rate: Sequence[float], psnr: Sequence[float], what: str) -> tuple[np.ndarray, ...]:

@@ -182,7 +182,9 @@ def check_decoded_psnr(name: str, record: dict) -> None:
     float model (on a GPU, with other arithmetic than the CPU decoder), so the
     reference is the decode ``cc_encode.py`` runs on its written file.
     """
-    if "decoder_psnr" in record:
+    if record["host"] == "upstream":
+        if "decoder_psnr" not in record:
+            raise JobError(f"{name}: upstream's record has no decoder_psnr (its own decode's PSNR)")
         reference, whose, tolerance = record["decoder_psnr"], "upstream's own decode", (
             UPSTREAM_PSNR_TOLERANCE_DB)
     else:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from coolchic.errors import CoolChicError
 
-
 #: Runs a step's command on Linux as a small supervising process: it asks to be killed when
 #: the parent dies (prctl PR_SET_PDEATHSIG), gives up if the parent is already gone, starts
 #: the command as its own child with the same request, and when it ends writes the command's
@@ -79,8 +78,8 @@ def run_step(
     with tempfile.TemporaryDirectory(prefix="coolchic-step-") as scratch:
         peak_file = Path(scratch) / "peak_kib"
         start = time.monotonic()
-        done = subprocess.run(supervised(command, peak_file), capture_output=True, text=True,
-                              cwd=cwd, env=None if env is None else dict(env))
+        done = subprocess.run(supervised(command, peak_file), check=False, capture_output=True,
+                              text=True, cwd=cwd, env=None if env is None else dict(env))
         wall = time.monotonic() - start
         peak = int(peak_file.read_text()) / 1024 if peak_file.is_file() else None
     if done.returncode:

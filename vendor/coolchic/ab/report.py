@@ -15,8 +15,8 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from coolchic.files import write_atomically, write_json
 from coolchic.ab.bdrate import CurveError, bd_rate
+from coolchic.files import write_atomically, write_json
 
 AGGREGATION = "mean of per-image PSNR and mean of per-image bpp, per lambda (as the MRC paper)"
 INTERPOLATION = (

@@ -153,9 +153,9 @@ def _apply_patch(directory: Path, source: Path) -> None:
         raise ConfigError("applying the upstream patch needs git on PATH")
     # Outside any repository (the copy may sit inside one), git apply patches the folder itself.
     env = dict(os.environ, GIT_CEILING_DIRECTORIES=str(directory.parent))
-    for check in (["--check"], []):
-        done = subprocess.run([git, "apply", *check, str(patch_file())], cwd=directory, env=env,
-                              capture_output=True, text=True)
+    for dry_run in (["--check"], []):
+        done = subprocess.run([git, "apply", *dry_run, str(patch_file())], check=False,
+                              cwd=directory, env=env, capture_output=True, text=True)
         if done.returncode:
             lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
             raise ConfigError(f"patches/{PATCH_NAME} does not apply to {source}: {lines[0]}")
@@ -166,7 +166,7 @@ def check_python(python: str, providers: set[str], device: str) -> None:
     what = f"--upstream-python {python}"
     try:
         done = subprocess.run([python, "-c", _PROBE, *(module for module, _ in REQUIREMENTS)],
-                              capture_output=True, text=True)
+                              check=False, capture_output=True, text=True)
     except OSError as error:
         raise ConfigError(f"{what}: cannot run it ({error.strerror})") from None
     if done.returncode:
