@@ -5,17 +5,19 @@
 JOBS_DIR is ab's ``jobs/`` folder (``<variant>/<image>/lmbda<L>/bitstream.cool``). Our files are
 decoded with ``mrc-coolchic decode``, upstream's with upstream's own ``cc_decode.py``, launched
 as ``ab`` launches it (``coolchic.ab.upstream.UpstreamHost``: the checkout copied and patched
-in a temporary folder, one thread, on the CPU; the shim on PYTHONPATH). Rate is the file's size; PSNR is measured on the decoded 8-bit PNG against the
-original. Writes OUT_DIR/decoded.json, {variant: {image: [{lmbda, bytes, bpp, psnr}, ...]}}, and
-OUT_DIR/curve-<variant>-<image>.json ({bpp, psnr} lists) for ``mrc-coolchic bdrate``.
+in a temporary folder, one thread, on the CPU; the shim on PYTHONPATH); each through ``ab``'s
+``run_step``, which names the file in its error. Rate is the file's size; PSNR is measured on
+the decoded 8-bit PNG against the original. Writes OUT_DIR/decoded.json, {variant: {image:
+[{lmbda, bytes, bpp, psnr}, ...]}}, and OUT_DIR/curve-<variant>-<image>.json ({bpp, psnr}
+lists) for ``mrc-coolchic bdrate``.
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from coolchic.ab.process import run_step
 from coolchic.ab.upstream import UpstreamHost
 from coolchic.imageio import load_image, psnr_8bit
 
@@ -24,13 +26,13 @@ SHIM = Path(__file__).resolve().parents[4] / "shared" / "tools" / "upstream-shim
 
 def decode(variant: str, bitstream: Path, decoded: Path, host: UpstreamHost) -> None:
     if variant.startswith("upstream"):
-        command = host.script("cc_decode.py", ["-i", str(bitstream), "-o", str(decoded)],
-                              seed=0, threads=1)
-        subprocess.run(command, check=True, env=host.environment(1, "cpu"), cwd=decoded.parent,
-                       stdout=subprocess.DEVNULL)
+        run_step(host.script("cc_decode.py", ["-i", str(bitstream), "-o", str(decoded)],
+                             seed=0, threads=1),
+                 f"upstream decode of {bitstream}", cwd=decoded.parent,
+                 env=host.environment(1, "cpu"))
     else:
-        subprocess.run(["mrc-coolchic", "decode", "-i", str(bitstream), "-o", str(decoded)],
-                       check=True, stdout=subprocess.DEVNULL)
+        run_step(["mrc-coolchic", "decode", "-i", str(bitstream), "-o", str(decoded)],
+                 f"decode of {bitstream}")
 
 
 def main(jobs: Path, images: Path, upstream: Path, out: Path) -> None:
