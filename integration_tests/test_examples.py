@@ -92,8 +92,8 @@ def test_mrc_cfg_example(image, tmp_path):
 
 def test_ab_example(tmp_path):
     out = tmp_path / "ab"
-    stdout = script("ab.sh", str(out), "16", "40", "2", "2")
+    stdout = script("ab.sh", str(out), "16", "40", "2", "1")  # one image: CI's time
     assert "BD-rate mrc-depth6 vs spatial:" in stdout
     rows = list(csv.DictReader((out / "results" / "per_image.csv").read_text().splitlines()))
-    assert len(rows) == 2 * 2 * 2  # images x lambdas x variants
+    assert len(rows) == 1 * 2 * 2  # images x lambdas x variants
     assert (out / "results" / "rd.png").is_file()
