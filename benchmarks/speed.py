@@ -2,22 +2,25 @@
 """Encode time and peak memory of our host: against image size, and beside a busy process.
 
     python benchmarks/speed.py sizes IMAGE OUT.json [--sizes 256,512,1024,2048] [--n_itr 40]
-    python benchmarks/speed.py load IMAGE OUT.json [--size 256] [--n_itr 200] [--threads 0,1]
+    python benchmarks/speed.py load IMAGE OUT.json [--size 256|WxH] [--n_itr 200] [--threads 0,1]
+                               [--repeats 1]
     python benchmarks/speed.py memory IMAGE OUT.json [--sizes 256,768] [--n_itr 200] [--repeats 2]
-    python benchmarks/speed.py crop IMAGE OUT.png [--size 256]
+    python benchmarks/speed.py crop IMAGE OUT.png [--size 256|WxH]
 
 ``sizes`` encodes IMAGE resized and centre-cropped to each size (square), with
 the fast preset, and prints wall time, time per pixel and peak resident
-memory. ``load`` encodes a square crop with ``spatial`` and ``mrc``, alone
-and beside one busy process (a Python loop), for each thread count (``--threads``
-as the encoder takes it: 0 is every core), and prints the slowdowns under load and MRC over spatial.
+memory. ``load`` encodes a crop (``--size``: a square side or WxH) with
+``spatial`` and ``mrc``, alone and beside one busy process (a Python loop), for
+each thread count (``--threads`` as the encoder takes it: 0 is every core), and
+prints the slowdowns under load and MRC over spatial: medians of ``--repeats``
+rounds, each round every setting alone then loaded.
 Each encode runs in its own process (``coolchic.ab.process.run_step``), so
 its wall time covers the whole encode and its peak memory is its own.
 ``memory`` encodes a square crop of each size with ``--keep_memory on`` and
 ``off`` (``coolchic.heap``), alternating, ``--repeats`` times each, and prints
 the time ratio, both peaks, and whether the two files are the same bytes.
-``crop`` writes the square crop the other two encode. Both use upstream's ``hop.cfg`` unless ``--dec_cfg`` says otherwise. Our host
-against upstream's: ``benchmarks/speed.sh``.
+``crop`` writes the crop ``load`` encodes. All use upstream's ``hop.cfg`` unless
+``--dec_cfg`` says otherwise. Our host against upstream's: ``benchmarks/speed.sh``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,23 +38,32 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image
-
 from coolchic.ab.process import run_step
+from PIL import Image
 
 BUSY_LOOP = "while True:\n    pass\n"
 
 
-def square_crop(source: Path, size: int, out: Path) -> Path:
-    """``source`` scaled (bicubic) to cover ``size`` x ``size``, centre-cropped, as PNG."""
+def centre_crop(source: Path, size: int, out: Path, height: int | None = None) -> Path:
+    """``source`` scaled (bicubic) to cover ``size`` x ``height`` (default ``size``: a square),
+    centre-cropped, as PNG."""
+    width, height = size, height or size
     image = Image.open(source).convert("RGB")
-    scale = size / min(image.size)
+    scale = max(width / image.width, height / image.height)
     if scale != 1:
-        image = image.resize((round(image.width * scale), round(image.height * scale)),
-                             Image.BICUBIC)
-    left, top = (image.width - size) // 2, (image.height - size) // 2
-    image.crop((left, top, left + size, top + size)).save(out)
+        image = image.resize((max(width, round(image.width * scale)),
+                              max(height, round(image.height * scale))), Image.BICUBIC)
+    left, top = (image.width - width) // 2, (image.height - height) // 2
+    image.crop((left, top, left + width, top + height)).save(out)
     return out
+
+
+def crop_size(text: str) -> tuple[int, int]:
+    """``S`` (a square) or ``WxH``, in pixels."""
+    match = re.fullmatch(r"([1-9][0-9]*)(?:x([1-9][0-9]*))?", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected S or WxH, positive pixels")
+    return int(match[1]), int(match[2] or match[1])
 
 
 def encode(image: Path, workdir: Path, args: argparse.Namespace, *extra: str,
@@ -70,7 +84,7 @@ def sizes(args: argparse.Namespace, scratch: Path) -> dict:
     rows = []
     print(f"{'size':>9} {'wall s':>8} {'us/pixel/itr':>13} {'peak MiB':>9}")
     for size in args.sizes:
-        image = square_crop(args.image, size, scratch / f"{size}.png")
+        image = centre_crop(args.image, size, scratch / f"{size}.png")
         row = {"size": size, **encode(image, scratch, args)}
         row["us_per_pixel_iteration"] = 1e6 * row["wall_s"] / (size * size * args.n_itr)
         rows.append(row)
@@ -80,21 +94,25 @@ def sizes(args: argparse.Namespace, scratch: Path) -> dict:
 
 
 def load(args: argparse.Namespace, scratch: Path) -> dict:
-    image = square_crop(args.image, args.size, scratch / f"{args.size}.png")
-    rows = []
-    for threads in args.threads:
-        for provider in ("spatial", "mrc"):
+    image = centre_crop(args.image, args.size[0], scratch / "load.png", args.size[1])
+    times = {(t, p): {"alone": [], "loaded": []} for t in args.threads
+             for p in ("spatial", "mrc")}
+    for _ in range(args.repeats):
+        for (threads, provider), runs in times.items():
             extra = ["--context_provider", provider, "--threads", str(threads)]
-            alone = encode(image, scratch, args, *extra)
+            runs["alone"].append(encode(image, scratch, args, *extra)["wall_s"])
             busy = subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
             try:
-                loaded = encode(image, scratch, args, *extra)
+                runs["loaded"].append(encode(image, scratch, args, *extra)["wall_s"])
             finally:
                 busy.kill()
                 busy.wait()
-            rows.append({"threads": threads, "provider": provider, "alone_s": alone["wall_s"],
-                         "loaded_s": loaded["wall_s"],
-                         "loaded_over_alone": loaded["wall_s"] / alone["wall_s"]})
+    rows = []
+    for (threads, provider), runs in times.items():
+        alone, loaded = statistics.median(runs["alone"]), statistics.median(runs["loaded"])
+        rows.append({"threads": threads, "provider": provider, "alone_s": alone,
+                     "loaded_s": loaded, "loaded_over_alone": loaded / alone,
+                     "alone_runs_s": runs["alone"], "loaded_runs_s": runs["loaded"]})
     print(f"{'threads':>8} {'provider':>9} {'alone s':>8} {'loaded s':>9} {'loaded/alone':>13} "
           f"{'mrc/spatial alone':>18} {'loaded':>7}")
     for row in rows:
@@ -105,7 +123,8 @@ def load(args: argparse.Namespace, scratch: Path) -> dict:
         print(f"{row['threads'] or 'all':>8} {row['provider']:>9} {row['alone_s']:8.1f} "
               f"{row['loaded_s']:9.1f} {row['loaded_over_alone']:13.2f} "
               f"{row['over_spatial_alone']:18.3f} {row['over_spatial_loaded']:7.3f}")
-    return {"rows": rows, "busy_process": "one Python busy loop (one core)"}
+    return {"rows": rows, "repeats": args.repeats,
+            "busy_process": "one Python busy loop (one core)"}
 
 
 def memory(args: argparse.Namespace, scratch: Path) -> dict:
@@ -113,7 +132,7 @@ def memory(args: argparse.Namespace, scratch: Path) -> dict:
     print(f"{'size':>9} {'kept s':>8} {'freed s':>8} {'kept/freed':>10} {'kept MiB':>9} "
           f"{'freed MiB':>9}  same file")
     for size in args.sizes:
-        image = square_crop(args.image, size, scratch / f"{size}.png")
+        image = centre_crop(args.image, size, scratch / f"{size}.png")
         runs = {"on": [], "off": []}
         for repeat in range(args.repeats):
             for value in ("on", "off") if repeat % 2 == 0 else ("off", "on"):
@@ -141,16 +160,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--n_itr", type=int)
     parser.add_argument("--sizes", help="sizes: default 256,512,1024,2048; memory: 256,768")
     parser.add_argument("--threads", default="0,1")
-    parser.add_argument("--size", type=int, default=256, help="load: side of the square crop")
-    parser.add_argument("--repeats", type=int, default=2, help="memory: encodes per setting")
+    parser.add_argument("--size", type=crop_size, default=(256, 256),
+                        help="load and crop: the crop, S (a square) or WxH")
+    parser.add_argument("--repeats", type=int,
+                        help="memory: encodes per setting (default 2); load: rounds, medians "
+                             "reported (default 1)")
     args = parser.parse_args(argv)
     if not args.image.is_file():
         print(f"speed.py: {args.image}: no such image", file=sys.stderr)
         return 2
     if args.what == "crop":
-        square_crop(args.image, args.size, args.out)
+        centre_crop(args.image, args.size[0], args.out, args.size[1])
         return 0
     args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
+    args.repeats = args.repeats or (2 if args.what == "memory" else 1)
     args.sizes = args.sizes or ("256,768" if args.what == "memory" else "256,512,1024,2048")
     args.sizes = [int(s) for s in args.sizes.split(",")]
     args.threads = [int(t) for t in args.threads.split(",")]
@@ -158,7 +181,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="speed-") as scratch:
         result = {"sizes": sizes, "load": load, "memory": memory}[args.what](args, Path(scratch))
     result |= {"what": args.what, "image": args.image.name, "dec_cfg": args.dec_cfg,
-               **({"size": args.size} if args.what == "load" else {}),
+               **({"size": "x".join(map(str, args.size))} if args.what == "load" else {}),
                "preset": "fast", "n_itr": args.n_itr, "started": started,
                "machine": f"{platform.processor() or platform.machine()}, "
                           f"{os.cpu_count()} CPUs, torch {torch.__version__}"}
