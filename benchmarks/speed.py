@@ -44,10 +44,9 @@ from PIL import Image
 BUSY_LOOP = "while True:\n    pass\n"
 
 
-def centre_crop(source: Path, size: int, out: Path, height: int | None = None) -> Path:
-    """``source`` scaled (bicubic) to cover ``size`` x ``height`` (default ``size``: a square),
-    centre-cropped, as PNG."""
-    width, height = size, height or size
+def centre_crop(source: Path, size: tuple[int, int], out: Path) -> Path:
+    """``source`` scaled (bicubic) to cover ``size`` (width, height), centre-cropped, as PNG."""
+    width, height = size
     image = Image.open(source).convert("RGB")
     scale = max(width / image.width, height / image.height)
     if scale != 1:
@@ -84,7 +83,7 @@ def sizes(args: argparse.Namespace, scratch: Path) -> dict:
     rows = []
     print(f"{'size':>9} {'wall s':>8} {'us/pixel/itr':>13} {'peak MiB':>9}")
     for size in args.sizes:
-        image = centre_crop(args.image, size, scratch / f"{size}.png")
+        image = centre_crop(args.image, (size, size), scratch / f"{size}.png")
         row = {"size": size, **encode(image, scratch, args)}
         row["us_per_pixel_iteration"] = 1e6 * row["wall_s"] / (size * size * args.n_itr)
         rows.append(row)
@@ -94,7 +93,7 @@ def sizes(args: argparse.Namespace, scratch: Path) -> dict:
 
 
 def load(args: argparse.Namespace, scratch: Path) -> dict:
-    image = centre_crop(args.image, args.size[0], scratch / "load.png", args.size[1])
+    image = centre_crop(args.image, args.size, scratch / "load.png")
     times = {(t, p): {"alone": [], "loaded": []} for t in args.threads
              for p in ("spatial", "mrc")}
     for _ in range(args.repeats):
@@ -132,7 +131,7 @@ def memory(args: argparse.Namespace, scratch: Path) -> dict:
     print(f"{'size':>9} {'kept s':>8} {'freed s':>8} {'kept/freed':>10} {'kept MiB':>9} "
           f"{'freed MiB':>9}  same file")
     for size in args.sizes:
-        image = centre_crop(args.image, size, scratch / f"{size}.png")
+        image = centre_crop(args.image, (size, size), scratch / f"{size}.png")
         runs = {"on": [], "off": []}
         for repeat in range(args.repeats):
             for value in ("on", "off") if repeat % 2 == 0 else ("off", "on"):
@@ -170,7 +169,7 @@ def main(argv: list[str]) -> int:
         print(f"speed.py: {args.image}: no such image", file=sys.stderr)
         return 2
     if args.what == "crop":
-        centre_crop(args.image, args.size[0], args.out, args.size[1])
+        centre_crop(args.image, args.size, args.out)
         return 0
     args.n_itr = args.n_itr or (40 if args.what == "sizes" else 200)
     args.repeats = args.repeats or (2 if args.what == "memory" else 1)
