@@ -10,6 +10,7 @@ and is added to the trunk. ``scale = exp(clamp(raw - 4, -5, 5))``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -70,8 +71,9 @@ class Arm(nn.Module):
             if isinstance(module, ArmLinear):
                 module.reset_parameters()
 
-    def forward(self, context: Tensor) -> Tensor:
-        out = self.mlp(context)
+    def forward(self, context: Tensor, trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """``trunk`` stands in for ``self.mlp`` (a :class:`coolchic.trunk.TrunkCache` of it)."""
+        out = (self.mlp if trunk is None else trunk)(context)
         if self.stabiliser is not None:
             out = out + self.stabiliser(context)
         return out

@@ -24,6 +24,7 @@ the one that a trial changes.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,20 +192,34 @@ class CoolChic(nn.Module):
         """The coded grids the synthesis sees (hyperlatents left out), finest first."""
         return [grids[k] for k, j in enumerate(self.levels) if j is not None]
 
-    def synthesize(self, dense: Tensor) -> Tensor:
-        image = self.synthesis(dense)
+    def synthesize(self, dense: Tensor, trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """The image from the dense latent; ``trunk`` stands in for the synthesis's layers."""
+        image = self.synthesis(dense, trunk)
         if image.shape[-2:] != (self.arch.height, self.arch.width):
             image = F.interpolate(image, size=(self.arch.height, self.arch.width), mode="bicubic")
         return image
 
-    def latent_rate(self, flat: Tensor, context: Tensor) -> Tensor:
-        """Bits of each latent under the Laplace the ARM predicts from its context."""
-        mu, scale = mu_and_scale(self.arm(context))
+    def latent_rate(self, flat: Tensor, context: Tensor,
+                    trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """Bits of each latent under the Laplace the ARM predicts from its context.
+
+        ``trunk`` stands in for the ARM's MLP.
+        """
+        mu, scale = mu_and_scale(self.arm(context, trunk))
         return laplace_rate_bits(flat, mu, scale, 2.0**-self.rate_floor_bits)
+
+    @property
+    def reads_coarse_states(self) -> bool:
+        """Whether any ARM context holds values of the upsampling's coarse states."""
+        return any(self.coarse_positions)
+
+    def upsample(self, grids: list[Tensor]) -> tuple[Tensor, list[Tensor | None]]:
+        """From the coded grids: the synthesis input and the upsampling's coarse states."""
+        return self.upsampling(self.latent_grids(grids))
 
     def decoder_inputs(self, grids: list[Tensor]) -> DecoderInputs:
         """From the coded grids (coded order): everything the ARM and the synthesis read."""
-        dense, coarse_states = self.upsampling(self.latent_grids(grids))
+        dense, coarse_states = self.upsample(grids)
         return DecoderInputs(
             flat=torch.cat([grid.reshape(-1) for grid in grids]),
             context=self.contexts(grids, coarse_states),

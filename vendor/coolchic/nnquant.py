@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from coolchic.model import CoolChic, to_8bit
 from coolchic.paramcode import integers_of, residuals_of, sent_sets, set_cost
+from coolchic.trunk import TrunkCache
 
 #: Candidate steps, as base-2 exponents (inclusive ranges).
 STEP_EXPONENTS: dict[str, dict[str, tuple[int, int]]] = {
@@ -43,16 +44,24 @@ class ParameterCode:
 
 
 class RateDistortion:
-    """Loss of the model, re-running only the decoder step a trial changes.
+    """Loss of the model, re-running only what a trial changes.
 
     A new ARM or IFCE step changes the rate only; a new synthesis step the
-    distortion only; a new upsampling step changes both, and everything is
-    recomputed.
+    distortion only; a new upsampling step the distortion only, unless the
+    provider's contexts read the upsampling's coarse states (MRC): then
+    everything is recomputed. Inside the ARM and the synthesis, only the
+    layers from the first one whose parameters changed are re-run
+    (:mod:`coolchic.trunk`). ``reuse=False`` re-runs whole decoder steps
+    instead (the same losses, bit for bit; for tests and benchmarks).
     """
 
-    def __init__(self, model: CoolChic, target: Tensor, lmbda: float) -> None:
+    def __init__(self, model: CoolChic, target: Tensor, lmbda: float,
+                 reuse: bool = True) -> None:
         self.model, self.target, self.lmbda = model, target, lmbda
         self.n_pixels = target.shape[-2] * target.shape[-1]
+        self.reuse = reuse
+        self.arm_trunk = TrunkCache(model.arm.mlp) if reuse else None
+        self.synthesis_trunk = TrunkCache(model.synthesis.layers) if reuse else None
         self.refresh()
 
     @torch.no_grad()
@@ -63,11 +72,12 @@ class RateDistortion:
 
     @torch.no_grad()
     def rate(self) -> float:
-        return float(self.model.latent_rate(self.inputs.flat, self.inputs.context).sum())
+        return float(self.model.latent_rate(self.inputs.flat, self.inputs.context,
+                                            self.arm_trunk).sum())
 
     @torch.no_grad()
     def distortion(self) -> float:
-        image = to_8bit(self.model.synthesize(self.inputs.dense))
+        image = to_8bit(self.model.synthesize(self.inputs.dense, self.synthesis_trunk))
         return float(torch.mean((image - self.target) ** 2))
 
     def loss(self, changed: str, network_bits: int) -> float:
@@ -77,6 +87,10 @@ class RateDistortion:
             self.inputs.context = self.model.contexts(self.inputs.grids, self.inputs.coarse_states)
             self.latent_bits = self.rate()
         elif changed == "synthesis":
+            self.mse = self.distortion()
+        elif changed == "upsampling" and self.reuse and not self.model.reads_coarse_states:
+            # The contexts, hence the rate, are what they were: only the synthesis input moves.
+            self.inputs.dense, self.inputs.coarse_states = self.model.upsample(self.inputs.grids)
             self.mse = self.distortion()
         else:
             self.refresh()
@@ -92,11 +106,11 @@ def _set_quantized(params: list[tuple[str, nn.Parameter]], originals: list[Tenso
 
 @torch.no_grad()
 def quantize_networks(
-    model: CoolChic, target: Tensor, lmbda: float
+    model: CoolChic, target: Tensor, lmbda: float, reuse: bool = True
 ) -> dict[str, dict[str, ParameterCode]]:
     """Quantize every network of ``model`` in place; return how each set is coded."""
     model.eval()
-    rd = RateDistortion(model, target, lmbda)
+    rd = RateDistortion(model, target, lmbda, reuse)
     codes: dict[str, dict[str, ParameterCode]] = {}
     networks = model.networks()
     for name in (n for n in SEARCH_ORDER if n in networks):

@@ -48,14 +48,16 @@ def rdoq_networks(
     lmbda: float,
     codes: dict[str, dict[str, ParameterCode]],
     generator: torch.Generator,
+    reuse: bool = True,
 ) -> dict[str, dict[str, ParameterCode]]:
     """Refine the quantized parameters of ``model`` in place; return their codes.
 
     :param codes: what :func:`coolchic.nnquant.quantize_networks` returned.
     :param generator: draws the order in which parameters are tried.
+    :param reuse: see :class:`coolchic.nnquant.RateDistortion` (off: the same result, slower).
     """
     model.eval()
-    rd = RateDistortion(model, target, lmbda)
+    rd = RateDistortion(model, target, lmbda, reuse)
     bits = {(name, kind): code.bits for name, sets in codes.items() for kind, code in sets.items()}
     networks = model.networks()
     for name in (n for n in RDOQ_ORDER if n in networks):

@@ -11,6 +11,7 @@ start uniform in +-1/(out^2 sqrt(in k^2)). Padding replicates the borders.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -147,8 +148,9 @@ class Synthesis(nn.Module):
             if isinstance(module, SynthesisConv) and module is not self.output_transform:
                 module.reset_parameters()
 
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.layers(x)
+    def forward(self, x: Tensor, trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+        """``trunk`` stands in for ``self.layers`` (a :class:`coolchic.trunk.TrunkCache` of it)."""
+        y = (self.layers if trunk is None else trunk)(x)
         if self.stabiliser is not None:
             y = y + self.stabiliser(x)
         if self.output_transform is not None:
