@@ -17,22 +17,12 @@ PROBE = Path(__file__).with_name("heap_probe.py")
 needs_glibc = pytest.mark.skipif(not available(), reason="mallopt is glibc's")
 
 
-def _probe(scenario: str, tries: int = 3) -> dict:
-    """Run a heap_probe scenario in a fresh Python process; its JSON result.
-
-    Up to ``tries`` fresh processes, keeping the first whose iterations inside the block
-    faulted almost nothing: in one full run on the dev box (2026-11-28), the probe, run
-    beside the other pytest worker, faulted its 50 MiB block on every iteration; alone it
-    faulted nothing in 6 runs. Were the heap not kept, every try would fault it.
-    """
-    for _ in range(tries):
-        done = subprocess.run([sys.executable, str(PROBE), scenario], check=False,
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout)
-        if seen["inside"] < seen["iteration_pages"] / 50:
-            break
-    return seen
+def _probe(scenario: str) -> dict:
+    """Run a heap_probe scenario in a fresh Python process; its JSON result."""
+    done = subprocess.run([sys.executable, str(PROBE), scenario], check=False,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 @needs_glibc
