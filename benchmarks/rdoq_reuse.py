@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -25,6 +23,7 @@ import torch
 from coolchic.encoder import candidate_factory, resolve_device
 from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
+from coolchic.machine import cpu_model
 from coolchic.nnquant import quantize_networks
 from coolchic.plugins import host_plugin_manager, installed_providers
 from coolchic.presets import make_preset
@@ -32,15 +31,6 @@ from coolchic.rdoq import rdoq_networks
 from coolchic.settings import parse_settings
 from coolchic.threads import torch_threads
 from coolchic.training import Trainer
-
-
-def cpu_model() -> str:
-    if os.path.exists("/proc/cpuinfo"):
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
 
 
 def timed_quantization(trained, image, lmbda: float, seed: int, reuse: bool):

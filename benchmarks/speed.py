@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import re
 import statistics
 import subprocess
@@ -37,8 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from coolchic.ab.process import run_step
+from coolchic.machine import describe
 from PIL import Image
 
 BUSY_LOOP = "while True:\n    pass\n"
@@ -182,8 +180,7 @@ def main(argv: list[str]) -> int:
     result |= {"what": args.what, "image": args.image.name, "dec_cfg": args.dec_cfg,
                **({"size": "x".join(map(str, args.size))} if args.what == "load" else {}),
                "preset": "fast", "n_itr": args.n_itr, "started": started,
-               "machine": f"{platform.processor() or platform.machine()}, "
-                          f"{os.cpu_count()} CPUs, torch {torch.__version__}"}
+               "machine": describe()}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
+from coolchic.machine import float_identity
 
 FOLDER = Path(__file__).parent / "data" / "golden"
 MANIFEST = FOLDER / "manifest.json"
@@ -44,20 +44,6 @@ CASES = {
     for label, options in (("spatial", ["--context_provider", "spatial"]),
                            ("mrc6", ["--context_provider", "mrc", "--mrc_depth", "6"]))
 } | {"v5sized-mrc6": ("v5sized", ["--context_provider", "mrc", "--mrc_depth", "6"])}
-
-
-def machine() -> dict[str, str]:
-    """What float results depend on besides the code."""
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "torch": torch.__version__,
-            "capability": torch.backends.cpu.get_cpu_capability()}
 
 
 def image_path(folder: Path) -> Path:
@@ -99,7 +85,7 @@ def write_all() -> None:
     # regenerates them was not committed yet (it lands together with them).
     commit = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"],
                             capture_output=True, text=True, cwd=FOLDER).stdout.strip()
-    MANIFEST.write_text(json.dumps({"commit": commit, "machine": machine(), "sha256": hashes},
+    MANIFEST.write_text(json.dumps({"commit": commit, "machine": float_identity(), "sha256": hashes},
                                    indent=2, sort_keys=True) + "\n")
 
 

@@ -13,8 +13,9 @@ from PIL import Image
 from coolchic.cli import main
 from coolchic.errors import ConfigError
 from coolchic.imageio import demo_image, save_png
+from coolchic.machine import describe, float_identity
 from coolchic.ab.jobs import Job
-from coolchic.ab.report import encode_time_ratio, rate_estimate_gap
+from coolchic.ab.report import encode_time_ratio, finished_span, machines, rate_estimate_gap
 from coolchic.ab.variants import Variant
 
 from .helpers import one_line_error
@@ -171,6 +172,9 @@ def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
         assert gap["n_files"] == 4 and gap["min_percent"] <= gap["mean_percent"] <= gap["max_percent"]
     for peak in summary["encode_peak_rss_mib"].values():  # torch alone takes over 100 MiB
         assert peak["n_jobs"] == 4 and 100 < peak["mean"] <= peak["max"]
+    assert summary["machines"] == [describe("cpu")]  # all 8 jobs ran here
+    span = summary["jobs_finished_utc"]
+    assert span["first"] <= span["last"] and span["last"].endswith("Z")
     rows = list(csv.DictReader((out / "per_image.csv").read_text().splitlines()))
     assert len(rows) == 8 and {r["variant"] for r in rows} == {"spatial", "mrc-depth6"}
     for row in rows:  # rates come from the files, PSNRs from the decoded PNGs
@@ -229,3 +233,20 @@ def test_encode_time_ratio_pairs_the_same_image_and_lambda():
     assert ratio["mean"] == pytest.approx(0.75)
     assert (ratio["min"], ratio["max"]) == (0.5, 1.0)
     assert encode_time_ratio(ref, []) is None
+
+
+def test_machines_and_finish_times_of_the_records():
+    box, gpu = {"cpu": "box", "cores": 2}, {"cpu": "box", "cores": 16, "gpu": "H200"}
+    rows = [{"machine": box, "finished_utc": "2026-11-28T10:00:00Z"},
+            {"finished_utc": "2026-11-28T09:00:00Z"},  # recorded before machines were kept
+            {"machine": gpu, "finished_utc": "2026-11-28T11:30:00Z"},
+            {"machine": dict(box)}]
+    assert machines(rows) == [box, gpu]
+    assert finished_span(rows) == {"first": "2026-11-28T09:00:00Z", "last": "2026-11-28T11:30:00Z"}
+    assert machines([{}]) == [] and finished_span([{}]) is None
+
+
+def test_describe_adds_timing_facts_to_the_float_identity():
+    found = describe("cpu")
+    assert {k: found[k] for k in float_identity()} == float_identity()
+    assert found["cores"] >= 1 and found["python"].count(".") == 2 and "gpu" not in found

@@ -11,6 +11,7 @@ import torch
 from coolchic.bitstream.codec import read_bitstream, write_bitstream
 from coolchic.bitstream.header import MAGIC, VERSION
 from coolchic.cli import main
+from coolchic.machine import float_identity
 from coolchic.plugins import installed_providers
 
 from .golden import (
@@ -21,13 +22,12 @@ from .golden import (
     OLD_MAGIC,
     encode_arguments,
     image_path,
-    machine,
 )
 
 MANIFEST_DATA = json.loads(MANIFEST.read_text())
 same_machine = pytest.mark.skipif(
-    machine() != MANIFEST_DATA["machine"],
-    reason=f"float training may round differently on {machine()} than on the golden files' "
+    float_identity() != MANIFEST_DATA["machine"],
+    reason=f"float training may round differently on {float_identity()} than on the golden files' "
     f"{MANIFEST_DATA['machine']}",
 )
 

@@ -16,6 +16,7 @@ import json
 import shutil
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from coolchic import __version__
@@ -25,6 +26,7 @@ from coolchic.ab.variants import Variant
 from coolchic.config import on_off_text
 from coolchic.files import write_json
 from coolchic.imageio import load_image, psnr_8bit
+from coolchic.machine import describe
 
 #: Largest gap allowed between the PSNR upstream's own decoder reports for a file
 #: (printed to 7 digits, on the float image) and that of the 8-bit PNG its
@@ -222,6 +224,8 @@ def run_job(job: Job, threads: int) -> dict:
         "psnr_rgb": psnr_8bit(image, original),
         **figures,
         "settings": {k: v for k, v in job.settings().items() if k != "dec_cfg_text"},
+        "machine": describe(job.device),  # where the job ran: a Dask worker's, not the client's
+        "finished_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     check_decoded_psnr(job.name, record)
     write_json(job.record_path, record)

@@ -111,6 +111,20 @@ def peak_memory(rows: Sequence[dict]) -> dict | None:
     return {"max": max(peaks), "mean": statistics.fmean(peaks), "n_jobs": len(peaks)}
 
 
+def machines(records: Sequence[dict]) -> list[dict]:
+    """The distinct machines the jobs ran on (jobs recorded before machines were kept: none)."""
+    found: list[dict] = []
+    for record in records:
+        if record.get("machine") and record["machine"] not in found:
+            found.append(record["machine"])
+    return found
+
+
+def finished_span(records: Sequence[dict]) -> dict | None:
+    times = sorted(r["finished_utc"] for r in records if r.get("finished_utc"))
+    return {"first": times[0], "last": times[-1]} if times else None
+
+
 def summary(
     reference: str, candidate: str, records: Sequence[dict], settings: dict
 ) -> dict:
@@ -149,6 +163,8 @@ def summary(
         "encode_peak_rss_mib": {reference: peak_memory(ref_rows),
                                 candidate: peak_memory(cand_rows)},
         "n_images": len(per_image),
+        "machines": machines(ref_rows + cand_rows),
+        "jobs_finished_utc": finished_span(ref_rows + cand_rows),
         "settings": settings,
     }
 
