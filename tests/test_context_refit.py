@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -15,18 +13,14 @@ from coolchic.hooks import collect_providers
 from coolchic.imageio import demo_image
 from coolchic.plugins import host_plugin_manager
 
-from .helpers import one_line_error
+from .helpers import benchmark_script, one_line_error
 from .test_encode import _settings
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "context_refit.py"
 
 
 @pytest.fixture(scope="module")
 def refit():
-    spec = importlib.util.spec_from_file_location("context_refit", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("context_refit")
 
 
 @pytest.fixture(scope="module")

@@ -4,25 +4,20 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from coolchic.ab.report import TABLE_COLUMNS
 
-from .helpers import one_line_error
+from .helpers import benchmark_script, one_line_error
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "pool_runs.py"
 LAMBDAS = (0.02, 0.004, 0.001, 0.0004)
 
 
 @pytest.fixture(scope="module")
 def pool():
-    spec = importlib.util.spec_from_file_location("pool_runs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("pool_runs")
 
 
 def rows(image: str, rate_factor: float) -> list[dict]:

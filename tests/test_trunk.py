@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +22,7 @@ from coolchic.training import Trainer
 from coolchic.trunk import TrunkCache
 from torch import nn
 
+from .helpers import benchmark_script
 from .test_encode import _settings
 
 
@@ -108,10 +107,7 @@ def test_quantization_and_rdoq_give_the_same_model_with_and_without_reuse(provid
 
 def test_rdoq_reuse_benchmark_checks_and_records_both_ways(tmp_path):
     """benchmarks/rdoq_reuse.py: one round off and on, the same result, the JSON written."""
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "rdoq_reuse.py"
-    spec = importlib.util.spec_from_file_location("rdoq_reuse", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_script("rdoq_reuse")
     image = tmp_path / "tiny.png"
     save_png(demo_image(24, 32, seed=4), image)
     out = tmp_path / "rdoq.json"
