@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 from PIL import Image
 
 from coolchic.cli import main
@@ -249,4 +250,6 @@ def test_machines_and_finish_times_of_the_records():
 def test_describe_adds_timing_facts_to_the_float_identity():
     found = describe("cpu")
     assert {k: found[k] for k in float_identity()} == float_identity()
-    assert found["cores"] >= 1 and found["python"].count(".") == 2 and "gpu" not in found
+    assert found["cores"] >= 1 and found["python"].count(".") == 2
+    if not torch.cuda.is_available():  # auto resolves as the encoder does: the CPU here
+        assert "gpu" not in found and describe("auto") == found

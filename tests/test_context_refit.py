@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from coolchic.bitstream.codec import write_bitstream
@@ -15,7 +14,6 @@ from coolchic.plugins import host_plugin_manager
 
 from .helpers import benchmark_script, one_line_error
 from .test_encode import _settings
-
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,17 @@ reader of a timing needs (cores, Python, the GPU when one is used).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 from pathlib import Path
 
 import torch
 
+from coolchic.encoder import resolve_device
 
+
+@functools.cache
 def cpu_model() -> str:
     """The CPU's model name as the kernel reports it, else what Python knows."""
     try:
@@ -33,9 +37,11 @@ def float_identity() -> dict[str, str]:
 
 
 def describe(device: str = "cpu") -> dict[str, str | int]:
-    """:func:`float_identity` plus the cores, Python and, for a CUDA device, the GPU."""
+    """:func:`float_identity` plus the cores, Python and, where ``device`` (as the encoder
+    resolves it: ``auto`` is CUDA when there is one) is a GPU, its name."""
     found = float_identity() | {"cores": os.cpu_count() or 0,
                                 "python": platform.python_version()}
-    if device.startswith("cuda") and torch.cuda.is_available():
-        found["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        found["gpu"] = torch.cuda.get_device_name(resolved)
     return found
