@@ -76,9 +76,11 @@ def encode_by_phase(settings, device: torch.device, image: torch.Tensor) -> None
     codes = quantize_networks(model, image, lmbda)
     print(row("quantization", evaluate(model, image, lmbda, network_bits(codes)), lmbda,
               time.monotonic() - start))
-    codes = rdoq_networks(model, image, lmbda, codes, torch.Generator().manual_seed(training.seed))
-    print(row("rdoq", evaluate(model, image, lmbda, network_bits(codes)), lmbda,
-              time.monotonic() - start))
+    if training.network_rdoq:
+        codes = rdoq_networks(model, image, lmbda, codes,
+                              torch.Generator().manual_seed(training.seed))
+        print(row("rdoq", evaluate(model, image, lmbda, network_bits(codes)), lmbda,
+                  time.monotonic() - start))
     if training.latent_rdoq:
         rdoq_latents(model, image, lmbda, training.latent_rdoq)
         print(row("latent rdoq", evaluate(model, image, lmbda, network_bits(codes)), lmbda,

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 import torch
 
+from coolchic import encoder
 from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
+from coolchic.cli import main
 from coolchic.hooks import build_provider
-from coolchic.imageio import demo_image
+from coolchic.imageio import demo_image, save_png
 from coolchic.model import CoolChic, provider_setup
 from coolchic.nnquant import RateDistortion, network_bits, quantize_networks
 from coolchic.paramcode import (
@@ -27,6 +30,7 @@ from coolchic.presets import make_preset
 from coolchic.rdoq import rdoq_networks
 from coolchic.training import Trainer
 
+from .helpers import one_line_error
 from .test_encode import _settings
 
 
@@ -90,3 +94,31 @@ def test_rdoq_is_reproducible_with_its_generator():
     assert first == second
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(),
                                                   twin.state_dict().values()))
+
+
+def test_network_rdoq_off_skips_the_search_and_the_file_still_decodes(tmp_path, monkeypatch, capsys):
+    """``--network_rdoq off`` writes the quantization's parameters as they are."""
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return rdoq_networks(*args, **kwargs)
+
+    monkeypatch.setattr(encoder, "rdoq_networks", counted)
+    image = tmp_path / "x.png"
+    save_png(demo_image(24, 32, seed=1), image)
+    records = {}
+    for value in ("off", "on"):
+        out, results = tmp_path / f"{value}.cool", tmp_path / f"{value}.json"
+        assert main(["encode", "-i", str(image), "-o", str(out), "--dec_cfg", "lop", "--preset",
+                     "fast", "--n_itr", "40", "--device", "cpu", "--quiet", "--latent_rdoq", "0",
+                     "--network_rdoq", value, "--results", str(results)]) == 0  # decoded, checked
+        records[value] = json.loads(results.read_text())
+        assert len(calls) == (value == "on")
+    assert records["off"]["network_rdoq"] is False and records["on"]["network_rdoq"] is True
+    # The same training either way; the search can only lower the cost it measures.
+    assert records["on"]["loss"] <= records["off"]["loss"]
+    code = main(["encode", "-i", str(image), "-o", str(tmp_path / "bad.cool"),
+                 "--network_rdoq", "maybe"])
+    assert "network_rdoq" in one_line_error(capsys, code)
+    assert not (tmp_path / "bad.cool").exists()

@@ -110,8 +110,9 @@ def train_model(
     model, _ = Trainer(target, preset, progress, settings.cuda_graph).run(factories)
     estimate = evaluate(model, target, training.lmbda)
     codes = quantize_networks(model, target, training.lmbda)
-    generator = torch.Generator().manual_seed(training.seed)
-    codes = rdoq_networks(model, target, training.lmbda, codes, generator)
+    if training.network_rdoq:
+        generator = torch.Generator().manual_seed(training.seed)
+        codes = rdoq_networks(model, target, training.lmbda, codes, generator)
     latent_rdoq = None
     if training.latent_rdoq:
         latent_rdoq = rdoq_latents(model, target, training.lmbda, training.latent_rdoq)
@@ -162,6 +163,7 @@ def results_record(
         "seed": settings.training.seed,
         "rate_floor_bits": settings.training.rate_floor_bits,
         "coarse_gradient": settings.training.coarse_gradient,
+        "network_rdoq": settings.training.network_rdoq,
         "latent_rdoq": (dataclasses.asdict(encoded.latent_rdoq) if encoded.latent_rdoq
                         else None),
         "context_provider": model.provider.name,

@@ -67,6 +67,8 @@ class TrainingSettings:
     coarse_gradient: bool
     #: Sweeps of the latents' RDOQ after the networks' (0: none; ``coolchic.latent_rdoq``).
     latent_rdoq: int
+    #: Whether the networks' quantized parameters are refined by RDOQ (``coolchic.rdoq``).
+    network_rdoq: bool = True
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           help=f"after the networks' RDOQ, move coded latents by one step where "
                           f"the RD cost falls (default {DEFAULT_LATENT_RDOQ} sweep; 0: off, as "
                           "Cool-chic 5.0.1; the decoder and its MAC/pixel are unchanged)")
+    training.add_argument("--network_rdoq", type=on_off, metavar="on|off", default=True,
+                          help="after the networks' quantization, move each parameter by a few "
+                          "steps where the RD cost falls (default on, as Cool-chic 5.0.1, which "
+                          "always does; off: skip it, for images so large that its one trial "
+                          "per parameter and shift, each a decoder pass, takes hours on a CPU)")
     training.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda[:N]")
     training.add_argument("--threads", type=int, default=DEFAULT_THREADS,
                           help=f"CPU threads for training (default {DEFAULT_THREADS}: steady beside "
