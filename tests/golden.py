@@ -9,7 +9,9 @@ their manifest, and are regenerated only on request::
 Each case encodes the same small generated image with a shipped (or v5-sized)
 configuration, a context provider and seed 0, without the latents' RDOQ (which
 came after the files and is optional: with it off, the encoder must still write
-them byte for byte; tests/test_latent_rdoq.py covers the pass). The manifest records the machine,
+them byte for byte; tests/test_latent_rdoq.py covers the pass) and with torch's
+operators for every layer (``--cpu_kernels torch``: the C kernels came later
+and round differently; tests/test_native.py covers them). The manifest records the machine,
 because float training on another CPU type may round differently; the tests
 that re-encode from scratch compare bytes only on a machine like it.
 """
@@ -66,7 +68,8 @@ def encode_arguments(name: str, image: Path, output: Path, folder: Path) -> list
     config, options = CASES[name]
     return ["encode", "-i", str(image), "-o", str(output), "--dec_cfg", config_path(config, folder),
             "--lmbda", "0.002", "--preset", "fast", "--n_itr", "150", "--seed", "0",
-            "--threads", "1", "--device", "cpu", "--quiet", "--latent_rdoq", "0", *options]
+            "--threads", "1", "--device", "cpu", "--quiet", "--latent_rdoq", "0", "--cpu_kernels",
+            "torch", *options]
 
 
 def write_all() -> None:

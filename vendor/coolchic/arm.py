@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from coolchic.native.arm import arm_mlp, supported
+
 LOG_SCALE_SHIFT = -4.0
 LOG_SCALE_MIN = -5.0
 LOG_SCALE_MAX = 5.0
@@ -65,14 +67,27 @@ class Arm(nn.Module):
         layers.append(ArmLinear(n_contexts, 2))
         self.mlp = nn.Sequential(*layers)
         self.stabiliser = ArmLinear(n_contexts, 2) if stabiliser else None
+        # Whether training on the CPU runs the MLP with the C kernel (coolchic.native.arm);
+        # the encoder sets it from --cpu_kernels.
+        self.native = False
 
     def reset_parameters(self) -> None:
         for module in self.modules():
             if isinstance(module, ArmLinear):
                 module.reset_parameters()
 
+    def uses_native(self, context: Tensor) -> bool:
+        """Whether this call runs the C kernel: asked for, and a training step on the CPU."""
+        return self.native and torch.is_grad_enabled() and supported(context)
+
     def forward(self, context: Tensor, trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """``trunk`` stands in for ``self.mlp`` (a :class:`coolchic.trunk.TrunkCache` of it)."""
+        if trunk is None and self.uses_native(context):
+            layers = [m for m in self.mlp if isinstance(m, ArmLinear)]
+            stabiliser = self.stabiliser
+            return arm_mlp(context, [(m.weight, m.bias) for m in layers[:-1]],
+                           (layers[-1].weight, layers[-1].bias),
+                           (stabiliser.weight, stabiliser.bias) if stabiliser else None)
         out = (self.mlp if trunk is None else trunk)(context)
         if self.stabiliser is not None:
             out = out + self.stabiliser(context)

@@ -8,6 +8,8 @@ warm-up candidate shares it.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from coolchic.hooks import ContextProvider, ProviderRegistry, build_provider
 from coolchic.imageio import psnr_8bit
 from coolchic.latent_rdoq import LatentRdoqReport, rdoq_latents
 from coolchic.model import CoolChic, encoder_gain_for, provider_setup
+from coolchic.native import NativeUnavailable, library
 from coolchic.nnquant import ParameterCode, network_bits, quantize_networks
 from coolchic.presets import make_preset
 from coolchic.rdoq import rdoq_networks
@@ -57,6 +60,30 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def native_kernels(choice: str, device: torch.device) -> bool:
+    """Whether CPU training uses ``coolchic.native``'s C kernels (``--cpu_kernels``).
+
+    ``native`` fails with a one-line reason where they cannot be built; ``auto``
+    then says so once on stderr and trains with torch's operators.
+    """
+    if choice == "torch" or device.type != "cpu":
+        return False
+    try:
+        library()
+    except NativeUnavailable as reason:
+        if choice == "native":
+            raise
+        _say_once(f"mrc-coolchic: {reason}; training with torch's operators instead "
+                  "(--cpu_kernels torch says so and stays quiet)")
+        return False
+    return True
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def candidate_factories(settings: EncoderSettings, registry: ProviderRegistry, height: int,
                         width: int, device: torch.device) -> list[Callable[[], CoolChic]]:
     """What builds the encoder's freshly initialised models for an image of this size.
@@ -69,10 +96,16 @@ def candidate_factories(settings: EncoderSettings, registry: ProviderRegistry, h
     gain = encoder_gain_for(settings.training.lmbda)
     floor = settings.training.rate_floor_bits
     coarse_gradient = settings.training.coarse_gradient
+    use_native = native_kernels(settings.cpu_kernels, device)
 
     def factory(provider: ContextProvider) -> Callable[[], CoolChic]:
-        return lambda: CoolChic(arch, provider, encoder_gain=gain, rate_floor_bits=floor,
-                                coarse_gradient=coarse_gradient).to(device)
+        def build() -> CoolChic:
+            model = CoolChic(arch, provider, encoder_gain=gain, rate_floor_bits=floor,
+                             coarse_gradient=coarse_gradient).to(device)
+            model.use_native_kernels(use_native)
+            return model
+
+        return build
 
     return [factory(build_provider(registry, candidate.name, provider_setup(arch),
                                    options=candidate.provider_options(settings.options)))
@@ -164,6 +197,7 @@ def results_record(
         "rate_floor_bits": settings.training.rate_floor_bits,
         "coarse_gradient": settings.training.coarse_gradient,
         "network_rdoq": settings.training.network_rdoq,
+        "cpu_kernels": "native" if model.native_kernels else "torch",
         "latent_rdoq": (dataclasses.asdict(encoded.latent_rdoq) if encoded.latent_rdoq
                         else None),
         "context_provider": model.provider.name,

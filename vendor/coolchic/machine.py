@@ -4,7 +4,8 @@
 Two views. :func:`float_identity` holds what float training results depend on
 besides the code (the CPU model, torch, the CPU kernels torch picked): two
 machines that agree on it write the same bytes. :func:`describe` adds what a
-reader of a timing needs (cores, Python, the GPU when one is used).
+reader of a timing needs (cores, Python, the compiler of the C kernels that CPU
+training uses by default, the GPU when one is used).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from coolchic import native
 from coolchic.encoder import resolve_device
 
 
@@ -40,7 +42,8 @@ def describe(device: str = "cpu") -> dict[str, str | int]:
     """:func:`float_identity` plus the cores, Python and, where ``device`` (as the encoder
     resolves it: ``auto`` is CUDA when there is one) is a GPU, its name."""
     found = float_identity() | {"cores": os.cpu_count() or 0,
-                                "python": platform.python_version()}
+                                "python": platform.python_version(),
+                                "c_kernels": native.identity()}
     resolved = resolve_device(device)
     if resolved.type == "cuda":
         found["gpu"] = torch.cuda.get_device_name(resolved)

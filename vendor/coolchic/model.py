@@ -131,6 +131,19 @@ class CoolChic(nn.Module):
         for module in self.networks().values():
             module.reset_parameters()
 
+    def use_native_kernels(self, on: bool) -> None:
+        """Train the ARM, the upsampling and the synthesis's leading 1x1 layers with the C
+        kernels of :mod:`coolchic.native` (CPU training steps only; evaluation, quantization,
+        RDOQ and decoding stay torch's)."""
+        self.arm.native = on
+        self.synthesis.native = on
+        for tconv in self.upsampling.tconvs:
+            tconv.native = on
+
+    @property
+    def native_kernels(self) -> bool:
+        return self.synthesis.native
+
     def networks(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in NETWORKS if getattr(self, name) is not None}
 

@@ -38,6 +38,7 @@ from coolchic.presets import PRESETS
 DEFAULT_THREADS = 1
 #: Sweeps of the latents' RDOQ (coolchic.latent_rdoq) unless told otherwise.
 DEFAULT_LATENT_RDOQ = 1
+CPU_KERNELS = ("auto", "native", "torch")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class EncoderSettings:
     keep_memory: bool = True
     #: Let cuDNN time its convolution algorithms on a GPU (``coolchic.autotune``).
     cudnn_benchmark: bool = True
+    #: auto, native or torch: who runs the CPU training step's fused parts (``coolchic.native``).
+    cpu_kernels: str = "auto"
 
     @property
     def context_candidates(self) -> tuple[Candidate, ...]:
@@ -142,6 +145,13 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           "and keep the fastest (default on: 0.62-0.64x the time per iteration on a "
                           "768x512 image, a few seconds once per process; off: cuDNN's heuristics, "
                           "whose choice does not vary between runs)")
+    training.add_argument("--cpu_kernels", choices=CPU_KERNELS, default="auto",
+                          help="who runs the upsampling and the synthesis's leading 1x1/ReLU/1x1 "
+                          "layers in CPU training: "
+                          "native, C kernels built once with the machine's C compiler (fewer "
+                          "passes over memory; the same maths up to float rounding); torch, its "
+                          "own operators (the files of earlier versions); auto (default): native "
+                          "where a C compiler works, else torch, saying so")
     manager.hook.coolchic_add_options(parser=parser)
 
 
@@ -162,7 +172,8 @@ def settings_from_args(args: Any, ignore: Sequence[str] = ()) -> EncoderSettings
     training = TrainingSettings(**{f.name: values[f.name] for f in fields(TrainingSettings)})
     return EncoderSettings(decoder, training, values["context_provider"], values,
                            values["device"], values["threads"], values["cuda_graph"],
-                           values["keep_memory"], values["cudnn_benchmark"])
+                           values["keep_memory"], values["cudnn_benchmark"],
+                           values["cpu_kernels"])
 
 
 def encoder_parser(manager: pluggy.PluginManager, prog: str = "coolchic settings") -> OneLineParser:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coolchic.errors import ConfigError
+from coolchic.native.pointwise import pointwise_pair
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,12 @@ class Synthesis(nn.Module):
             features = spec.out_features
         self.layers = nn.Sequential(*modules)
         self.stabiliser = SynthesisConv(in_features, features, 1, False) if stabiliser else None
+        # Whether training on the CPU runs the leading 1x1 / ReLU / 1x1 layers with the C
+        # kernel (coolchic.native.pointwise); the encoder sets it from --cpu_kernels.
+        self.native = False
+        self._pair = (len(layers) >= 2 and layers[0].kernel_size == 1 and layers[0].relu
+                      and not layers[0].residual and layers[1].kernel_size == 1
+                      and not layers[1].relu and not layers[1].residual)
         # Cool-chic 5 ends with a fixed 1x1 convolution (identity for RGB images), sent with
         # the synthesis but never trained.
         self.output_transform = None
@@ -143,6 +150,12 @@ class Synthesis(nn.Module):
             weight.copy_(torch.eye(features).view_as(weight))
             self.output_transform.bias.zero_()
 
+    def uses_native(self, x: Tensor) -> bool:
+        """Whether this call runs the C kernel: asked for, a training step on the CPU, and
+        layers that start with 1x1 / ReLU / 1x1."""
+        return (self.native and self._pair and torch.is_grad_enabled()
+                and x.device.type == "cpu" and x.dtype == torch.float32)
+
     def reset_parameters(self) -> None:
         for module in self.modules():
             if isinstance(module, SynthesisConv) and module is not self.output_transform:
@@ -150,7 +163,12 @@ class Synthesis(nn.Module):
 
     def forward(self, x: Tensor, trunk: Callable[[Tensor], Tensor] | None = None) -> Tensor:
         """``trunk`` stands in for ``self.layers`` (a :class:`coolchic.trunk.TrunkCache` of it)."""
-        y = (self.layers if trunk is None else trunk)(x)
+        if trunk is None and self.uses_native(x):
+            first, second = self.layers[0], self.layers[2]
+            y = pointwise_pair(x, first.weight, first.bias, second.weight, second.bias)
+            y = self.layers[4:](y)
+        else:
+            y = (self.layers if trunk is None else trunk)(x)
         if self.stabiliser is not None:
             y = y + self.stabiliser(x)
         if self.output_transform is not None:

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from coolchic.native.upsample import supported, upsample_x2
+
 
 def symmetric_kernel(half: Tensor, size: int) -> Tensor:
     """``a b c`` -> ``a b c b a`` (odd size) or ``a b c c b a`` (even size)."""
@@ -67,17 +69,26 @@ class UpsamplingTConv(nn.Module):
             raise ValueError(f"upsampling kernel size must be even and >= 4, not {kernel_size}")
         self.kernel_size = kernel_size
         self.weight = nn.Parameter(torch.empty(kernel_size // 2))
+        # Whether training on the CPU runs this stage with the C kernel
+        # (coolchic.native.upsample); the encoder sets it from --cpu_kernels.
+        self.native = False
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         with torch.no_grad():
             self.weight.copy_(interpolation_half_kernel(self.kernel_size))
 
+    def uses_native(self, x: Tensor) -> bool:
+        """Whether this call runs the C kernel: asked for, and a training step on the CPU."""
+        return self.native and torch.is_grad_enabled() and supported(x, self.kernel_size)
+
     def forward(self, x: Tensor) -> Tensor:
         k = self.kernel_size
         pad = k // 2
         crop = 2 * pad - 1 + k // 2
         kernel = symmetric_kernel(self.weight, k)
+        if self.uses_native(x):
+            return upsample_x2(x, kernel)
         y = F.pad(x, (pad, pad, 0, 0), mode="replicate")
         y = F.conv_transpose2d(y, kernel.view(1, 1, 1, k), stride=(1, 2))
         y = y[..., crop : y.shape[-1] - crop]
