@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -24,3 +25,19 @@ def benchmark_script(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def small_encode(folder: Path, name: str, *options: str) -> tuple[int, dict | None]:
+    """``mrc-coolchic encode`` of a 24x32 generated image into ``folder/NAME.cool`` (lop, fast
+    preset, 40 iterations, CPU) with ``options``; its exit status and ``--results`` record
+    (``None`` when none was written)."""
+    from coolchic.cli import main
+    from coolchic.imageio import demo_image, save_png
+
+    image, results = folder / "small.png", folder / f"{name}.json"
+    if not image.exists():
+        save_png(demo_image(24, 32, seed=1), image)
+    code = main(["encode", "-i", str(image), "-o", str(folder / f"{name}.cool"), "--dec_cfg",
+                 "lop", "--preset", "fast", "--n_itr", "40", "--device", "cpu", "--quiet",
+                 *options, "--results", str(results)])
+    return code, json.loads(results.read_text()) if results.exists() else None

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from coolchic.cli import main
 from coolchic.heap import available, kept_heap
-from coolchic.imageio import demo_image, save_png
+
+from .helpers import small_encode
 
 PROBE = Path(__file__).with_name("heap_probe.py")
 needs_glibc = pytest.mark.skipif(not available(), reason="mallopt is glibc's")
@@ -49,14 +49,7 @@ def test_kept_heap_off_does_nothing():
 
 def test_keep_memory_option_leaves_the_file_unchanged(tmp_path):
     """On or off, an encode writes the same bytes, and its results say which it was."""
-    image = tmp_path / "x.png"
-    save_png(demo_image(24, 32, seed=1), image)
-    files = {}
     for value in ("on", "off"):
-        out, results = tmp_path / f"{value}.cool", tmp_path / f"{value}.json"
-        assert main(["encode", "-i", str(image), "-o", str(out), "--dec_cfg", "lop", "--preset",
-                     "fast", "--n_itr", "40", "--device", "cpu", "--quiet", "--keep_memory", value,
-                     "--results", str(results)]) == 0
-        files[value] = out.read_bytes()
-        assert json.loads(results.read_text())["memory_kept"] is (value == "on" and available())
-    assert files["on"] == files["off"]
+        code, record = small_encode(tmp_path, value, "--keep_memory", value)
+        assert code == 0 and record["memory_kept"] is (value == "on" and available())
+    assert (tmp_path / "on.cool").read_bytes() == (tmp_path / "off.cool").read_bytes()

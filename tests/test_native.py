@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -14,8 +13,7 @@ import torch.nn.functional as F
 from coolchic import encoder, native
 from coolchic.arm import Arm
 from coolchic.encoder import candidate_factory
-from coolchic.cli import main
-from coolchic.imageio import demo_image, save_png
+from coolchic.imageio import demo_image
 from coolchic.model import QuantizerSetting
 from coolchic.native.pointwise import pointwise_pair
 from coolchic.plugins import host_plugin_manager, installed_providers
@@ -25,7 +23,7 @@ from coolchic.step import rd_loss
 from coolchic.synthesis import Synthesis, parse_synthesis_layers
 from coolchic.upsampling import UpsamplingTConv
 
-from .helpers import one_line_error
+from .helpers import one_line_error, small_encode
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
 
@@ -104,13 +102,7 @@ def _graph(tensor) -> set[str]:
 
 
 def _encode(tmp_path, kernels: str, name: str) -> tuple[int, dict | None]:
-    image, results = tmp_path / "x.png", tmp_path / f"{name}.json"
-    if not image.exists():
-        save_png(demo_image(24, 32, seed=2), image)
-    code = main(["encode", "-i", str(image), "-o", str(tmp_path / f"{name}.cool"), "--dec_cfg",
-                 "lop", "--preset", "fast", "--n_itr", "40", "--device", "cpu", "--quiet",
-                 "--latent_rdoq", "0", "--cpu_kernels", kernels, "--results", str(results)])
-    return code, json.loads(results.read_text()) if results.exists() else None
+    return small_encode(tmp_path, name, "--latent_rdoq", "0", "--cpu_kernels", kernels)
 
 
 def test_an_encode_records_its_kernels_and_its_file_decodes(tmp_path):

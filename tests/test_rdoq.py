@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
@@ -12,9 +11,8 @@ import torch
 from coolchic import encoder
 from coolchic.architecture import architecture_for
 from coolchic.bitstream.codec import integer_latents, read_bitstream, reconstruct, write_bitstream
-from coolchic.cli import main
 from coolchic.hooks import build_provider
-from coolchic.imageio import demo_image, save_png
+from coolchic.imageio import demo_image
 from coolchic.model import CoolChic, provider_setup
 from coolchic.nnquant import RateDistortion, network_bits, quantize_networks
 from coolchic.paramcode import (
@@ -30,7 +28,7 @@ from coolchic.presets import make_preset
 from coolchic.rdoq import rdoq_networks
 from coolchic.training import Trainer
 
-from .helpers import one_line_error
+from .helpers import one_line_error, small_encode
 from .test_encode import _settings
 
 
@@ -105,20 +103,15 @@ def test_network_rdoq_off_skips_the_search_and_the_file_still_decodes(tmp_path, 
         return rdoq_networks(*args, **kwargs)
 
     monkeypatch.setattr(encoder, "rdoq_networks", counted)
-    image = tmp_path / "x.png"
-    save_png(demo_image(24, 32, seed=1), image)
     records = {}
     for value in ("off", "on"):
-        out, results = tmp_path / f"{value}.cool", tmp_path / f"{value}.json"
-        assert main(["encode", "-i", str(image), "-o", str(out), "--dec_cfg", "lop", "--preset",
-                     "fast", "--n_itr", "40", "--device", "cpu", "--quiet", "--latent_rdoq", "0",
-                     "--network_rdoq", value, "--results", str(results)]) == 0  # decoded, checked
-        records[value] = json.loads(results.read_text())
+        code, records[value] = small_encode(tmp_path, value, "--latent_rdoq", "0",
+                                            "--network_rdoq", value)
+        assert code == 0  # the file was decoded and checked
         assert len(calls) == (value == "on")
     assert records["off"]["network_rdoq"] is False and records["on"]["network_rdoq"] is True
     # The same training either way; the search can only lower the cost it measures.
     assert records["on"]["loss"] <= records["off"]["loss"]
-    code = main(["encode", "-i", str(image), "-o", str(tmp_path / "bad.cool"),
-                 "--network_rdoq", "maybe"])
+    code, record = small_encode(tmp_path, "bad", "--network_rdoq", "maybe")
     assert "network_rdoq" in one_line_error(capsys, code)
-    assert not (tmp_path / "bad.cool").exists()
+    assert record is None and not (tmp_path / "bad.cool").exists()
