@@ -26,7 +26,7 @@ def test_installed_packages_cover_the_source_tree(tmp_path):
     missing = []
     for (name, source), installed in zip(SOURCES.items(), locations):
         for path in source.rglob("*"):
-            if path.suffix in (".py", ".cfg", ".json", ".patch", ".c") and "__pycache__" not in path.parts:
+            if path.suffix in (".py", ".cfg", ".json", ".patch", ".c", ".h") and "__pycache__" not in path.parts:
                 if not (installed / path.relative_to(source)).is_file():
                     missing.append(f"{name}/{path.relative_to(source)}")
     assert not missing, f"not installed (check pyproject.toml): {missing}"

@@ -24,9 +24,12 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from torch import Tensor
+
 from coolchic.errors import ConfigError
 
 SOURCES = ("arm.c", "pointwise.c", "upsample.c")
+HEADERS = ("lanes.h",)
 FLAGS = ("-O3", "-march=native", "-std=c11", "-shared", "-fPIC")
 _HERE = Path(__file__).parent
 
@@ -67,7 +70,7 @@ def _key() -> str:
     from coolchic.machine import cpu_model  # machine imports the encoder, which imports this
 
     digest = hashlib.sha256()
-    for name in SOURCES:
+    for name in (*SOURCES, *HEADERS):
         digest.update((_HERE / name).read_bytes())
     digest.update(f"{identity()}\n{cpu_model()}".encode())
     return digest.hexdigest()[:16]
@@ -107,6 +110,11 @@ def library() -> ctypes.CDLL:
         raise NativeUnavailable(f"cannot load the C kernels {target}: {error}") from None
     _declare(lib)
     return lib
+
+
+def pointer(tensor: Tensor | None) -> ctypes.c_void_p:
+    """A contiguous tensor's data as a C pointer (``None``: NULL)."""
+    return ctypes.c_void_p(tensor.data_ptr() if tensor is not None else None)
 
 
 def _declare(lib: ctypes.CDLL) -> None:

@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lanes.h"
+
 #define TILE 128
-#define LANES 8
 
 typedef struct {
     int n, hidden, stabiliser;
@@ -24,31 +25,6 @@ typedef struct {
     const float *wo, *bo;  /* [2][n], [2] */
     const float *ws, *bs;  /* [2][n], [2]; unused without stabiliser */
 } arm_net;
-
-static inline void lane_dot(float *restrict acc, const float *restrict a, const float *restrict b)
-{
-    float s[LANES];
-    for (int l = 0; l < LANES; l++) s[l] = acc[l];
-    for (int p = 0; p < TILE; p += LANES)
-        for (int l = 0; l < LANES; l++) s[l] += a[p + l] * b[p + l];
-    for (int l = 0; l < LANES; l++) acc[l] = s[l];
-}
-
-static inline void lane_sum(float *restrict acc, const float *restrict a)
-{
-    float s[LANES];
-    for (int l = 0; l < LANES; l++) s[l] = acc[l];
-    for (int p = 0; p < TILE; p += LANES)
-        for (int l = 0; l < LANES; l++) s[l] += a[p + l];
-    for (int l = 0; l < LANES; l++) acc[l] = s[l];
-}
-
-static float lanes_total(const float *acc)
-{
-    float total = 0.0f;
-    for (int l = 0; l < LANES; l++) total += acc[l];
-    return total;
-}
 
 /* acts[0] = the tile's contexts (zero past m), acts[l + 1] = layer l's output. */
 static void tile_forward(const arm_net *net, const float *restrict context, long start, int m,
@@ -159,8 +135,8 @@ int arm_backward(const float *context, const float *gout, long batch, int n, int
             float *gk = go + k * TILE;
             for (int p = 0; p < m; p++) gk[p] = gout[(start + p) * 2 + k];
             for (int p = m; p < TILE; p++) gk[p] = 0.0f;
-            lane_sum(acc_bo + LANES * k, gk);
-            if (stabiliser) lane_sum(acc_bs + LANES * k, gk);
+            lane_sum(acc_bo + LANES * k, gk, TILE);
+            if (stabiliser) lane_sum(acc_bs + LANES * k, gk, TILE);
         }
         const float *last = acts + hidden * n * TILE, *x = acts;
         for (int i = 0; i < n; i++) {
@@ -171,11 +147,11 @@ int arm_backward(const float *context, const float *gout, long batch, int n, int
                 const float *gk = go + k * TILE;
                 const float w_out = wo[k * n + i];
                 for (int p = 0; p < TILE; p++) gi[p] += w_out * gk[p];
-                lane_dot(acc_wo + LANES * (k * n + i), gk, last + i * TILE);
+                lane_dot(acc_wo + LANES * (k * n + i), gk, last + i * TILE, TILE);
                 if (stabiliser) {
                     const float w_stab = ws[k * n + i];
                     for (int p = 0; p < TILE; p++) gsi[p] += w_stab * gk[p];
-                    lane_dot(acc_ws + LANES * (k * n + i), gk, x + i * TILE);
+                    lane_dot(acc_ws + LANES * (k * n + i), gk, x + i * TILE, TILE);
                 }
             }
         }
@@ -186,9 +162,10 @@ int arm_backward(const float *context, const float *gout, long batch, int n, int
                 const float *oj = out + j * TILE, *gj = g + j * TILE;
                 float *zj = gz + j * TILE;
                 for (int p = 0; p < TILE; p++) zj[p] = oj[p] > 0.0f ? gj[p] : 0.0f;
-                lane_sum(acc_b + LANES * (layer * n + j), zj);
+                lane_sum(acc_b + LANES * (layer * n + j), zj, TILE);
                 for (int i = 0; i < n; i++)
-                    lane_dot(acc_w + LANES * ((layer * n + j) * n + i), zj, in + i * TILE);
+                    lane_dot(acc_w + LANES * ((layer * n + j) * n + i), zj, in + i * TILE,
+                             TILE);
             }
             /* The gradient at the layer's input: the residual path plus W^T gz. */
             for (int i = 0; i < n; i++) {

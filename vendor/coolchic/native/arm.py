@@ -10,16 +10,11 @@ backward. Same maths up to float rounding.
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 from torch import Tensor
 
-from coolchic.native import library
+from coolchic.native import library, pointer
 
-
-def _pointer(tensor: Tensor | None) -> ctypes.c_void_p:
-    return ctypes.c_void_p(tensor.data_ptr() if tensor is not None else None)
 
 
 class ArmMlp(torch.autograd.Function):
@@ -34,10 +29,10 @@ class ArmMlp(torch.autograd.Function):
         context, w, b, wo, bo, ws, bs = tensors
         stabiliser = ws.numel() > 0
         out = context.new_empty(batch, 2)
-        if library().arm_forward(_pointer(context), batch, n, w.shape[0], _pointer(w),
-                                 _pointer(b), _pointer(wo), _pointer(bo), int(stabiliser),
-                                 _pointer(ws if stabiliser else None),
-                                 _pointer(bs if stabiliser else None), _pointer(out)) != 0:
+        if library().arm_forward(pointer(context), batch, n, w.shape[0], pointer(w),
+                                 pointer(b), pointer(wo), pointer(bo), int(stabiliser),
+                                 pointer(ws if stabiliser else None),
+                                 pointer(bs if stabiliser else None), pointer(out)) != 0:
             raise MemoryError("the C kernel of the ARM ran out of memory")
         ctx.save_for_backward(*tensors)
         return out
@@ -51,11 +46,11 @@ class ArmMlp(torch.autograd.Function):
         grads = [torch.empty_like(t) for t in (context, w, b, wo, bo, ws, bs)]
         gcontext, gw, gb, gwo, gbo, gws, gbs = grads
         status = library().arm_backward(
-            _pointer(context), _pointer(gout), batch, n, w.shape[0], _pointer(w), _pointer(b),
-            _pointer(wo), _pointer(bo), int(stabiliser), _pointer(ws if stabiliser else None),
-            _pointer(bs if stabiliser else None), _pointer(gcontext), _pointer(gw), _pointer(gb),
-            _pointer(gwo), _pointer(gbo), _pointer(gws if stabiliser else None),
-            _pointer(gbs if stabiliser else None))
+            pointer(context), pointer(gout), batch, n, w.shape[0], pointer(w), pointer(b),
+            pointer(wo), pointer(bo), int(stabiliser), pointer(ws if stabiliser else None),
+            pointer(bs if stabiliser else None), pointer(gcontext), pointer(gw), pointer(gb),
+            pointer(gwo), pointer(gbo), pointer(gws if stabiliser else None),
+            pointer(gbs if stabiliser else None))
         if status != 0:
             raise MemoryError("the C kernel of the ARM ran out of memory")
         return tuple(grads)

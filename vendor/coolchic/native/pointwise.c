@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lanes.h"
+
 #define TILE 256
-#define LANES 8
 
 void pointwise_forward(const float *restrict x, long n, int cin, int hid, int cout,
                        const float *restrict w1, const float *restrict b1,
@@ -45,32 +46,6 @@ void pointwise_forward(const float *restrict x, long n, int cin, int hid, int co
             }
         }
     }
-}
-
-/* acc[LANES] += a[p] * b[p] over one tile, lane by lane. */
-static inline void lane_dot(float *restrict acc, const float *restrict a, const float *restrict b)
-{
-    float s[LANES];
-    for (int l = 0; l < LANES; l++) s[l] = acc[l];
-    for (int p = 0; p < TILE; p += LANES)
-        for (int l = 0; l < LANES; l++) s[l] += a[p + l] * b[p + l];
-    for (int l = 0; l < LANES; l++) acc[l] = s[l];
-}
-
-static inline void lane_sum(float *restrict acc, const float *restrict a)
-{
-    float s[LANES];
-    for (int l = 0; l < LANES; l++) s[l] = acc[l];
-    for (int p = 0; p < TILE; p += LANES)
-        for (int l = 0; l < LANES; l++) s[l] += a[p + l];
-    for (int l = 0; l < LANES; l++) acc[l] = s[l];
-}
-
-static float lanes_total(const float *acc)
-{
-    float total = 0.0f;
-    for (int l = 0; l < LANES; l++) total += acc[l];
-    return total;
 }
 
 /* Gradients of pointwise_forward's y: gx [cin, n], gw1 [hid, cin], gb1 [hid],
@@ -102,7 +77,7 @@ int pointwise_backward(const float *restrict x, const float *restrict gy, long n
         for (int k = 0; k < cout; k++) {
             memcpy(gt + k * TILE, gy + k * n + start, sizeof(float) * m);
             memset(gt + k * TILE + m, 0, sizeof(float) * (TILE - m));
-            lane_sum(acc_b2 + LANES * k, gt + k * TILE);
+            lane_sum(acc_b2 + LANES * k, gt + k * TILE, TILE);
         }
         memset(gxt, 0, sizeof(float) * TILE * cin);
         for (int j = 0; j < hid; j++) {
@@ -123,12 +98,13 @@ int pointwise_backward(const float *restrict x, const float *restrict gy, long n
                 h[p] = on ? h[p] : 0.0f;
                 g[p] = on ? g[p] : 0.0f;
             }
-            for (int k = 0; k < cout; k++) lane_dot(acc_w2 + LANES * (k * hid + j), gt + k * TILE, h);
-            lane_sum(acc_b1 + LANES * j, g);
+            for (int k = 0; k < cout; k++)
+                lane_dot(acc_w2 + LANES * (k * hid + j), gt + k * TILE, h, TILE);
+            lane_sum(acc_b1 + LANES * j, g, TILE);
             for (int i = 0; i < cin; i++) {
                 const float w = w1[j * cin + i];
                 float *gxi = gxt + i * TILE;
-                lane_dot(acc_w1 + LANES * (j * cin + i), g, xt + i * TILE);
+                lane_dot(acc_w1 + LANES * (j * cin + i), g, xt + i * TILE, TILE);
                 for (int p = 0; p < TILE; p++) gxi[p] += w * g[p];
             }
         }

@@ -12,16 +12,11 @@ to within rounding, but does not write the same bytes.
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 from torch import Tensor
 
-from coolchic.native import library
+from coolchic.native import library, pointer
 
-
-def _pointer(tensor: Tensor) -> ctypes.c_void_p:
-    return ctypes.c_void_p(tensor.data_ptr())
 
 
 class PointwisePair(torch.autograd.Function):
@@ -33,8 +28,8 @@ class PointwisePair(torch.autograd.Function):
         hid, cout = w1.shape[0], w2.shape[0]
         x, w1, b1, w2, b2 = (t.detach().contiguous() for t in (x, w1, b1, w2, b2))
         y = x.new_empty(1, cout, height, width)
-        library().pointwise_forward(_pointer(x), height * width, cin, hid, cout, _pointer(w1),
-                                    _pointer(b1), _pointer(w2), _pointer(b2), _pointer(y))
+        library().pointwise_forward(pointer(x), height * width, cin, hid, cout, pointer(w1),
+                                    pointer(b1), pointer(w2), pointer(b2), pointer(y))
         ctx.save_for_backward(x, w1, b1, w2)
         return y
 
@@ -47,9 +42,9 @@ class PointwisePair(torch.autograd.Function):
         gx, gw1, gb1, gw2 = (torch.empty_like(t) for t in (x, w1, b1, w2))
         gb2 = gy.new_empty(cout)
         status = library().pointwise_backward(
-            _pointer(x), _pointer(gy), height * width, cin, hid, cout, _pointer(w1),
-            _pointer(b1), _pointer(w2), _pointer(gx), _pointer(gw1), _pointer(gb1),
-            _pointer(gw2), _pointer(gb2))
+            pointer(x), pointer(gy), height * width, cin, hid, cout, pointer(w1),
+            pointer(b1), pointer(w2), pointer(gx), pointer(gw1), pointer(gb1),
+            pointer(gw2), pointer(gb2))
         if status != 0:
             raise MemoryError("the C kernel of the synthesis's 1x1 layers ran out of memory")
         return gx, gw1, gb1, gw2, gb2

@@ -10,19 +10,14 @@ k/2 taps over replicate-clamped inputs. Same maths up to float rounding.
 
 from __future__ import annotations
 
-import ctypes
-
 import torch
 from torch import Tensor
 
-from coolchic.native import library
+from coolchic.native import library, pointer
 
 #: The largest kernel the C code takes (its per-line tap sums are on the stack).
 MAX_KERNEL = 64
 
-
-def _pointer(tensor: Tensor) -> ctypes.c_void_p:
-    return ctypes.c_void_p(tensor.data_ptr())
 
 
 class UpsampleX2(torch.autograd.Function):
@@ -33,8 +28,8 @@ class UpsampleX2(torch.autograd.Function):
         planes, _, height, width = x.shape
         x, kernel = x.detach().contiguous(), kernel.detach().contiguous()
         out = x.new_empty(planes, 1, 2 * height, 2 * width)
-        if library().upsample_forward(_pointer(x), planes, height, width, _pointer(kernel),
-                                      kernel.numel(), _pointer(out)) != 0:
+        if library().upsample_forward(pointer(x), planes, height, width, pointer(kernel),
+                                      kernel.numel(), pointer(out)) != 0:
             raise MemoryError("the C kernel of the upsampling ran out of memory")
         ctx.save_for_backward(x, kernel)
         return out
@@ -45,9 +40,9 @@ class UpsampleX2(torch.autograd.Function):
         planes, _, height, width = x.shape
         gout = gout.contiguous()
         gx, gkernel = torch.empty_like(x), torch.empty_like(kernel)
-        if library().upsample_backward(_pointer(x), _pointer(gout), planes, height, width,
-                                       _pointer(kernel), kernel.numel(), _pointer(gx),
-                                       _pointer(gkernel)) != 0:
+        if library().upsample_backward(pointer(x), pointer(gout), planes, height, width,
+                                       pointer(kernel), kernel.numel(), pointer(gx),
+                                       pointer(gkernel)) != 0:
             raise MemoryError("the C kernel of the upsampling ran out of memory")
         return gx, gkernel
 
