@@ -146,8 +146,8 @@ def add_encoder_options(parser: OneLineParser, manager: pluggy.PluginManager) ->
                           "768x512 image, a few seconds once per process; off: cuDNN's heuristics, "
                           "whose choice does not vary between runs)")
     training.add_argument("--cpu_kernels", choices=CPU_KERNELS, default="auto",
-                          help="who runs the upsampling and the synthesis's leading 1x1/ReLU/1x1 "
-                          "layers in CPU training: "
+                          help="who runs the ARM's MLP, the upsampling and the synthesis's leading "
+                          "1x1/ReLU/1x1 layers in CPU training: "
                           "native, C kernels built once with the machine's C compiler (fewer "
                           "passes over memory; the same maths up to float rounding); torch, its "
                           "own operators (the files of earlier versions); auto (default): native "

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from coolchic.errors import ConfigError
-from coolchic.native.pointwise import pointwise_pair
+from coolchic.native.pointwise import pointwise_pair, supported
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,7 @@ class Synthesis(nn.Module):
     def uses_native(self, x: Tensor) -> bool:
         """Whether this call runs the C kernel: asked for, a training step on the CPU, and
         layers that start with 1x1 / ReLU / 1x1."""
-        return (self.native and self._pair and torch.is_grad_enabled()
-                and x.device.type == "cpu" and x.dtype == torch.float32)
+        return self.native and self._pair and torch.is_grad_enabled() and supported(x)
 
     def reset_parameters(self) -> None:
         for module in self.modules():

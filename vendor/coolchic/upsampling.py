@@ -84,11 +84,11 @@ class UpsamplingTConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         k = self.kernel_size
-        pad = k // 2
-        crop = 2 * pad - 1 + k // 2
         kernel = symmetric_kernel(self.weight, k)
         if self.uses_native(x):
             return upsample_x2(x, kernel)
+        pad = k // 2
+        crop = 2 * pad - 1 + k // 2
         y = F.pad(x, (pad, pad, 0, 0), mode="replicate")
         y = F.conv_transpose2d(y, kernel.view(1, 1, 1, k), stride=(1, 2))
         y = y[..., crop : y.shape[-1] - crop]

@@ -118,19 +118,19 @@ def pointer(tensor: Tensor | None) -> ctypes.c_void_p:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    pointer, count, size = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
-    lib.pointwise_forward.argtypes = [pointer, count, size, size, size, *[pointer] * 5]
+    address, count, size = ctypes.c_void_p, ctypes.c_long, ctypes.c_int
+    lib.pointwise_forward.argtypes = [address, count, size, size, size, *[address] * 5]
     lib.pointwise_forward.restype = None
-    lib.pointwise_backward.argtypes = [pointer, pointer, count, size, size, size,
-                                       *[pointer] * 8]
+    lib.pointwise_backward.argtypes = [address, address, count, size, size, size,
+                                       *[address] * 8]
     lib.pointwise_backward.restype = ctypes.c_int
-    lib.arm_forward.argtypes = [pointer, count, size, size, *[pointer] * 4, size, *[pointer] * 3]
+    lib.arm_forward.argtypes = [address, count, size, size, *[address] * 4, size, *[address] * 3]
     lib.arm_forward.restype = ctypes.c_int
-    lib.arm_backward.argtypes = [pointer, pointer, count, size, size, *[pointer] * 4, size,
-                                 *[pointer] * 9]
+    lib.arm_backward.argtypes = [address, address, count, size, size, *[address] * 4, size,
+                                 *[address] * 9]
     lib.arm_backward.restype = ctypes.c_int
-    lib.upsample_forward.argtypes = [pointer, count, count, count, pointer, size, pointer]
+    lib.upsample_forward.argtypes = [address, count, count, count, address, size, address]
     lib.upsample_forward.restype = ctypes.c_int
-    lib.upsample_backward.argtypes = [pointer, pointer, count, count, count, pointer, size,
-                                      pointer, pointer]
+    lib.upsample_backward.argtypes = [address, address, count, count, count, address, size,
+                                      address, address]
     lib.upsample_backward.restype = ctypes.c_int

@@ -50,10 +50,15 @@ class PointwisePair(torch.autograd.Function):
         return gx, gw1, gb1, gw2, gb2
 
 
+def supported(x: Tensor) -> bool:
+    """Whether :func:`pointwise_pair` computes this call (one float32 CPU image)."""
+    return x.dim() == 4 and x.shape[0] == 1 and x.device.type == "cpu" and x.dtype == torch.float32
+
+
 def pointwise_pair(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor) -> Tensor:
     """:class:`PointwisePair` of ``x`` ([1, C, H, W]) and two 1x1 layers' ``[out, in, 1, 1]``
     weights and biases."""
-    if x.dim() != 4 or x.shape[0] != 1 or x.device.type != "cpu" or x.dtype != torch.float32:
+    if not supported(x):
         raise ValueError(f"pointwise_pair needs one float32 CPU image, not {tuple(x.shape)} "
                          f"{x.dtype} on {x.device}")
     return PointwisePair.apply(x, w1, b1, w2, b2)
