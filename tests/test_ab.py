@@ -179,12 +179,14 @@ def test_ab_end_to_end_and_resume(image_folder, tmp_path, capsys):
     rows = list(csv.DictReader((out / "per_image.csv").read_text().splitlines()))
     assert len(rows) == 8 and {r["variant"] for r in rows} == {"spatial", "mrc-depth6"}
     for row in rows:  # rates come from the files, PSNRs from the decoded PNGs
-        job = json.loads((out / "jobs" / row["variant"] / row["image"] / f"lmbda{row['lmbda']}"
-                          / "job.json").read_text())
+        folder = out / "jobs" / row["variant"] / row["image"] / f"lmbda{row['lmbda']}"
+        job = json.loads((folder / "job.json").read_text())
         assert job["bpp"] == 8 * job["bitstream_bytes"] / (16 * 24)
         assert job["psnr_rgb"] == job["encoder_psnr"]
         assert float(row["encode_peak_rss_mib"]) == job["encode_peak_rss_mib"] > 100
         assert job["decode_peak_rss_mib"] > 100
+        encoded = json.loads((folder / "encode.json").read_text())
+        assert row["cpu_kernels"] == encoded["cpu_kernels"] in ("native", "torch")
     assert Image.open(out / "rd.png").size[0] > 100
 
     records = sorted(out.glob("jobs/*/*/*/job.json"))

@@ -26,7 +26,7 @@ INTERPOLATION = (
 TABLE_COLUMNS = (
     "host", "variant", "image", "lmbda", "bpp", "psnr_rgb", "latent_bpp", "nn_bpp", "bpp_estimate",
     "encoding_time", "encode_wall_time", "encode_peak_rss_mib", "decoding_time",
-    "decode_peak_rss_mib", "mac_per_pixel", "upstream_version", "patch_sha256",
+    "decode_peak_rss_mib", "mac_per_pixel", "cpu_kernels", "upstream_version", "patch_sha256",
 )
 
 
