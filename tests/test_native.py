@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from coolchic import encoder, native
 from coolchic.arm import Arm
 from coolchic.encoder import candidate_factory
-from coolchic.imageio import demo_image
+from coolchic.imageio import demo_image, save_png
 from coolchic.model import QuantizerSetting
 from coolchic.native.pointwise import pointwise_pair
 from coolchic.plugins import host_plugin_manager, installed_providers
@@ -23,7 +24,7 @@ from coolchic.step import rd_loss
 from coolchic.synthesis import Synthesis, parse_synthesis_layers
 from coolchic.upsampling import UpsamplingTConv
 
-from .helpers import one_line_error, small_encode
+from .helpers import benchmark_script, one_line_error, small_encode
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc)")
 
@@ -233,3 +234,26 @@ def test_the_arm_and_its_gradients_match_torch(n, hidden, stabiliser, batch):
     for found, expected in zip(results[1], results[0]):
         torch.testing.assert_close(found, expected, rtol=1e-4,
                                    atol=1e-5 * max(expected.abs().max().item(), 1.0))
+
+
+def test_the_accuracy_benchmark_measures_both_against_float64(tmp_path):
+    """benchmarks/native_accuracy.py: the same noise in every precision, both float32
+    gradients close to float64's and not equal to them, the JSON written (30 iterations in:
+    the latents are no longer all rounded to zero in the last phase)."""
+    accuracy = benchmark_script("native_accuracy")
+    torch.manual_seed(3)
+    single = torch.randn_like(torch.zeros(6))
+    with accuracy.float32_noise():
+        torch.manual_seed(3)
+        double = torch.randn_like(torch.zeros(6, dtype=torch.float64))
+    assert double.dtype == torch.float64 and torch.equal(double, single.double())
+    save_png(demo_image(24, 32, seed=5), tmp_path / "small.png")
+    out = tmp_path / "accuracy.json"
+    assert accuracy.main([str(tmp_path / "small.png"), "--warmup", "30", "--json", str(out),
+                          "--n_itr", "40", "--threads", "1"]) == 0
+    report = json.loads(out.read_text())
+    for phase in ("main phase", "last phase"):
+        assert {"arm", "upsampling", "synthesis"} <= report[phase].keys()
+        for part, found in report[phase].items():
+            assert found["torch"] < 1e-3 and found["kernels"] < 1e-3, (phase, part)
+        assert any(found["kernels"] > 0 for found in report[phase].values())
