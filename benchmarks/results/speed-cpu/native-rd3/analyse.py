@@ -13,7 +13,7 @@ files = sorted(here.glob('kodim*/per_image.csv')) + [
 pairs = {}
 for f in files:
     seed = 1  # every run here used seed 1
-    for r in csv.DictReader(open(f)):
+    for r in csv.DictReader(f.read_text().splitlines()):
         pairs.setdefault((r['image'], seed, float(r['lmbda'])), {})[r['variant']] = r
 diffs = []
 for (image, seed, lmbda), p in sorted(pairs.items()):
