@@ -26,17 +26,16 @@ from pathlib import Path
 from unittest import mock
 
 import torch
-from torch.nn.utils import clip_grad_norm_
 
 from coolchic.imageio import load_image
 from coolchic.model import CoolChic, QuantizerSetting
 from coolchic.plugins import host_plugin_manager
 from coolchic.presets import make_preset
 from coolchic.settings import parse_settings
-from coolchic.step import GRADIENT_CLIP, rd_loss
+from coolchic.step import rd_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_step import main_phase_model
+from profile_step import main_phase_step
 
 
 @contextmanager
@@ -83,16 +82,10 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     image = load_image(args.image)
     lmbda = settings.training.lmbda
-    model, phase, networks, optimizer = main_phase_model(settings, image, torch.device("cpu"))
+    model, main_quantizer, step = main_phase_step(settings, image)
     model.use_native_kernels(False)
-    main_quantizer = QuantizerSetting(phase.quantizer_type, phase.noise_type,
-                                      phase.softround_temperature[0], phase.noise_parameter[0])
     for _ in range(args.warmup):
-        optimizer.zero_grad(set_to_none=True)
-        out = model(main_quantizer)
-        rd_loss(out.image, image, out.rate_bits, lmbda).backward()
-        clip_grad_norm_(networks, GRADIENT_CLIP)
-        optimizer.step()
+        step()
     model.zero_grad(set_to_none=True)
     last = make_preset("intra", lmbda, 2000).phases[-1]
     last_quantizer = QuantizerSetting(last.quantizer_type, last.noise_type,

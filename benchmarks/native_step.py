@@ -22,17 +22,15 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn.utils import clip_grad_norm_
 
 from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
-from coolchic.model import CoolChic, QuantizerSetting
+from coolchic.model import CoolChic
 from coolchic.plugins import host_plugin_manager
 from coolchic.settings import parse_settings
-from coolchic.step import GRADIENT_CLIP, rd_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_step import main_phase_model
+from profile_step import main_phase_step
 
 SETTINGS = ("torch", "arm", "upsampling", "synthesis", "all")
 
@@ -59,16 +57,7 @@ def main(argv: list[str]) -> int:
                               host_plugin_manager())
     torch.set_num_threads(settings.threads or torch.get_num_threads())
     image = load_image(args.image)
-    model, phase, networks, optimizer = main_phase_model(settings, image, torch.device("cpu"))
-    quantizer = QuantizerSetting(phase.quantizer_type, phase.noise_type,
-                                 phase.softround_temperature[0], phase.noise_parameter[0])
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        out = model(quantizer)
-        rd_loss(out.image, image, out.rate_bits, settings.training.lmbda).backward()
-        clip_grad_norm_(networks, GRADIENT_CLIP)
-        optimizer.step()
+    model, _, step = main_phase_step(settings, image)
 
     times: dict[str, list[float]] = {name: [] for name in SETTINGS}
     with kept_heap(settings.keep_memory):

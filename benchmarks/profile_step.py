@@ -58,6 +58,23 @@ def main_phase_model(settings, image: torch.Tensor, device: torch.device):
     return model, phase, networks, optimizer
 
 
+def main_phase_step(settings, image: torch.Tensor):
+    """:func:`main_phase_model` on the CPU, its main phase's quantizer setting, and one
+    training iteration of it (forward, RD loss, backward, clipping, the optimizer's step)."""
+    model, phase, networks, optimizer = main_phase_model(settings, image, torch.device("cpu"))
+    quantizer = QuantizerSetting(phase.quantizer_type, phase.noise_type,
+                                 phase.softround_temperature[0], phase.noise_parameter[0])
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        out = model(quantizer)
+        rd_loss(out.image, image, out.rate_bits, settings.training.lmbda).backward()
+        clip_grad_norm_(networks, GRADIENT_CLIP)
+        optimizer.step()
+
+    return model, quantizer, step
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("image")

@@ -19,38 +19,18 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch.nn.utils import clip_grad_norm_
 
 from coolchic.encoder import native_kernels
 from coolchic.heap import kept_heap
 from coolchic.imageio import load_image
-from coolchic.model import QuantizerSetting
 from coolchic.plugins import host_plugin_manager
 from coolchic.settings import parse_settings
-from coolchic.step import GRADIENT_CLIP, rd_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_step import main_phase_model
-
-
-def training_step(settings, image: torch.Tensor) -> Callable[[], None]:
-    """One main-phase training iteration of a fresh model for ``settings``."""
-    model, phase, networks, optimizer = main_phase_model(settings, image, torch.device("cpu"))
-    quantizer = QuantizerSetting(phase.quantizer_type, phase.noise_type,
-                                 phase.softround_temperature[0], phase.noise_parameter[0])
-
-    def step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        out = model(quantizer)
-        rd_loss(out.image, image, out.rate_bits, settings.training.lmbda).backward()
-        clip_grad_norm_(networks, GRADIENT_CLIP)
-        optimizer.step()
-
-    return step
+from profile_step import main_phase_step
 
 
 def main(argv: list[str]) -> int:
@@ -67,7 +47,7 @@ def main(argv: list[str]) -> int:
     base = settings[providers[0]]
     torch.set_num_threads(base.threads or torch.get_num_threads())
     image = load_image(args.image)
-    steps = {p: training_step(settings[p], image) for p in providers}
+    steps = {p: main_phase_step(settings[p], image)[2] for p in providers}
     times: dict[str, list[float]] = {p: [] for p in providers}
     with kept_heap(base.keep_memory):
         for step in steps.values():  # warm every path (and build the kernels) once
