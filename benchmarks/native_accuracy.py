@@ -27,15 +27,12 @@ from unittest import mock
 
 import torch
 
-from coolchic.imageio import load_image
 from coolchic.model import CoolChic, QuantizerSetting
-from coolchic.plugins import host_plugin_manager
 from coolchic.presets import make_preset
-from coolchic.settings import parse_settings
 from coolchic.step import rd_loss
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_step import main_phase_step
+from profile_step import cpu_benchmark_setup, main_phase_step
 
 
 @contextmanager
@@ -77,10 +74,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--json")
     args, encoder_options = parser.parse_known_args(argv)
-    settings = parse_settings(["--dec_cfg", "hop", "--cpu_kernels", "native", *encoder_options],
-                              host_plugin_manager())
-    torch.set_num_threads(settings.threads or torch.get_num_threads())
-    image = load_image(args.image)
+    settings, image = cpu_benchmark_setup(args.image, encoder_options)
     lmbda = settings.training.lmbda
     model, main_quantizer, step = main_phase_step(settings, image)
     model.use_native_kernels(False)

@@ -24,13 +24,10 @@ from pathlib import Path
 import torch
 
 from coolchic.heap import kept_heap
-from coolchic.imageio import load_image
 from coolchic.model import CoolChic
-from coolchic.plugins import host_plugin_manager
-from coolchic.settings import parse_settings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from profile_step import main_phase_step
+from profile_step import cpu_benchmark_setup, main_phase_step
 
 SETTINGS = ("torch", "arm", "upsampling", "synthesis", "all")
 
@@ -53,10 +50,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--json")
     args, encoder_options = parser.parse_known_args(argv)
-    settings = parse_settings(["--dec_cfg", "hop", "--cpu_kernels", "native", *encoder_options],
-                              host_plugin_manager())
-    torch.set_num_threads(settings.threads or torch.get_num_threads())
-    image = load_image(args.image)
+    settings, image = cpu_benchmark_setup(args.image, encoder_options)
     model, _, step = main_phase_step(settings, image)
 
     times: dict[str, list[float]] = {name: [] for name in SETTINGS}

@@ -58,6 +58,15 @@ def main_phase_model(settings, image: torch.Tensor, device: torch.device):
     return model, phase, networks, optimizer
 
 
+def cpu_benchmark_setup(image_path: str, options: list[str]):
+    """The encoder settings of ``options`` (hop and the C kernels unless they say otherwise),
+    torch's thread count set from them, and the image."""
+    settings = parse_settings(["--dec_cfg", "hop", "--cpu_kernels", "native", *options],
+                              host_plugin_manager())
+    torch.set_num_threads(settings.threads or torch.get_num_threads())
+    return settings, load_image(image_path)
+
+
 def main_phase_step(settings, image: torch.Tensor):
     """:func:`main_phase_model` on the CPU, its main phase's quantizer setting, and one
     training iteration of it (forward, RD loss, backward, clipping, the optimizer's step)."""
