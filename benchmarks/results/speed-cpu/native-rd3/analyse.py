@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Paired RD-cost differences (MSE + lambda x bpp), C kernels (spatial) against torch's operators
-(spatial+cpu_kernelstorch), over this folder's crops and those of ../native-rd and ../native-rd2.
+(spatial+cpu_kernelstorch), over this folder's crops (seed 1; seed0/: seed 0) and those of ../native-rd and ../native-rd2
+(seed 1).
 
     python analyse.py
 """
@@ -8,11 +9,11 @@ import csv
 import statistics
 from pathlib import Path
 here = Path(__file__).resolve().parent
-files = sorted(here.glob('kodim*/per_image.csv')) + [
+files = sorted(here.glob('kodim*/per_image.csv')) + sorted(here.glob('seed0/kodim*/per_image.csv')) + [
     here.parent / 'native-rd' / 'per_image.csv', here.parent / 'native-rd2' / 'per_image.csv']
 pairs = {}
 for f in files:
-    seed = 1  # every run here used seed 1
+    seed = 0 if 'seed0' in f.parts else 1
     for r in csv.DictReader(f.read_text().splitlines()):
         pairs.setdefault((r['image'], seed, float(r['lmbda'])), {})[r['variant']] = r
 diffs = []
