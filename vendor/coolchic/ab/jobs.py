@@ -133,7 +133,7 @@ def _encode_decode_ours(job: Job, threads: int, bitstream: Path, decoded: Path) 
         "decoding_time": decoding["decode_time_s"],
         "decode_peak_rss_mib": decode.peak_rss_mib,
         "mac_per_pixel": encoded["mac_per_pixel"],
-        "cpu_kernels": encoded.get("cpu_kernels", ""),  # older encoders did not record it
+        "cpu_kernels": encoded["cpu_kernels"],
     }
 
 
