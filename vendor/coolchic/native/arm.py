@@ -16,7 +16,6 @@ from torch import Tensor
 from coolchic.native import library, pointer
 
 
-
 class ArmMlp(torch.autograd.Function):
     """``[B, N]`` contexts -> ``[B, 2]``; the parameters as ``w [H, N, N]``, ``b [H, N]``,
     ``wo [2, N]``, ``bo [2]`` and the stabiliser's ``ws [2, N]``, ``bs [2]`` (or empty)."""

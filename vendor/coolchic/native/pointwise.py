@@ -18,7 +18,6 @@ from torch import Tensor
 from coolchic.native import library, pointer
 
 
-
 class PointwisePair(torch.autograd.Function):
     """``conv1x1(relu(conv1x1(x, w1, b1)), w2, b2)`` for one float32 CPU image."""
 

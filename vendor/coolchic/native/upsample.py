@@ -19,7 +19,6 @@ from coolchic.native import library, pointer
 MAX_KERNEL = 64
 
 
-
 class UpsampleX2(torch.autograd.Function):
     """``[B, 1, H, W]`` -> ``[B, 1, 2H, 2W]`` with the whole (symmetric) kernel ``[k]``."""
 
